@@ -1,0 +1,44 @@
+// eso-updater: makes the External Secrets Operator re-sync a changed secret now.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "cmd/exit_code.h"
+#include "cmd/global_options.h"
+#include "cmd/match_command.h"
+#include "cmd/trigger_command.h"
+#include "core/version.h"
+
+int main(int argc, char** argv) {
+  using namespace eso::cmd;
+  CLI::App app{"eso-updater: make the External Secrets Operator re-sync a changed secret now",
+               "eso-updater"};
+  app.require_subcommand(1);
+  app.fallthrough();
+  GlobalOptions global;
+  add_global_options(app, global);
+
+  MatchOptions match_options;
+  TriggerCommandOptions trigger_options;
+  auto* match = add_match_command(app, match_options);
+  auto* trigger = add_trigger_command(app, trigger_options);
+  auto* version = app.add_subcommand("version", "Print the version");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitUsage;
+  }
+
+  if (version->parsed()) {
+    fmt::print("eso-updater {}\n", eso::kVersion);
+    return kExitOk;
+  }
+  if (match->parsed()) return run_match(global, match_options);
+  if (trigger->parsed()) return run_trigger(global, trigger_options);
+  return kExitUsage;
+}

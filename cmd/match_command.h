@@ -1,0 +1,21 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "cmd/global_options.h"
+
+namespace eso::cmd {
+
+struct MatchOptions {
+  std::vector<std::string> keys;
+  OutputFormat output = OutputFormat::kTable;
+};
+
+/// `eso-updater match`: read-only; which objects reference the keys, through which field, and
+/// whether ESO will honour a trigger. Returns the subcommand; run with run_match().
+CLI::App* add_match_command(CLI::App& app, MatchOptions& options);
+
+/// Runs `match` after parsing; returns the process exit code.
+int run_match(const GlobalOptions& global, const MatchOptions& options);
+
+}  // namespace eso::cmd

@@ -1,0 +1,29 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "cmd/global_options.h"
+
+namespace eso::cmd {
+
+struct TriggerCommandOptions {
+  std::vector<std::string> keys;
+  std::string annotation = "force-sync";
+  bool dry_run = false;
+  bool force = false;
+  bool require_match = false;
+  int concurrency = 16;
+  OutputFormat output = OutputFormat::kTable;
+};
+
+/// `eso-updater trigger`: patches the trigger annotation on every ExternalSecret that reads one
+/// of the keys, so ESO re-syncs it now.
+CLI::App* add_trigger_command(CLI::App& app, TriggerCommandOptions& options);
+
+/// Runs `trigger` after parsing; returns the process exit code.
+int run_trigger(const GlobalOptions& global, const TriggerCommandOptions& options);
+
+}  // namespace eso::cmd

@@ -1,0 +1,60 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <rapidjson/document.h>
+
+#include "core/result.h"
+
+namespace eso {
+
+/// Which object a trigger patches: kind, namespace (empty for cluster-scoped), name.
+struct ObjectRef {
+  std::string kind = "ExternalSecret";
+  std::string namespace_name;
+  std::string name;
+
+  bool operator==(const ObjectRef&) const = default;
+  auto operator<=>(const ObjectRef&) const = default;
+};
+
+/// A SecretStore or ClusterSecretStore reference; kind is normalised, never empty.
+struct StoreRef {
+  std::string name;
+  std::string kind = "SecretStore";
+
+  bool operator==(const StoreRef&) const = default;
+};
+
+/// `spec.refreshPolicy`; unset means Periodic.
+enum class RefreshPolicy { kPeriodic, kCreatedOnce, kOnChange };
+
+/// One place in an ExternalSecret that names a remote key, e.g. `spec.data[2].remoteRef.key`.
+struct RemoteKeyRef {
+  std::string key;    ///< as written in the object
+  std::string field;  ///< JSON path of the field, for reports
+  StoreRef store;     ///< the entry's sourceRef.storeRef, else spec.secretStoreRef
+};
+
+/// The part of an ExternalSecret that matching and triggering need; nothing else is kept.
+struct ExternalSecret {
+  ObjectRef ref;
+  std::string resource_version;
+  RefreshPolicy refresh_policy = RefreshPolicy::kPeriodic;
+  /// `spec.refreshInterval`; the CRD default is 1h when unset.
+  std::chrono::nanoseconds refresh_interval = std::chrono::hours(1);
+  /// `status.syncedResourceVersion`; empty while ESO has never synced the object.
+  std::string synced_resource_version;
+  std::vector<RemoteKeyRef> remote_keys;
+  /// Some entry uses `sourceRef.generatorRef`: a refresh regenerates its value.
+  bool uses_generator = false;
+};
+
+/// Reads an ExternalSecret from its JSON form (an item of a LIST or a GET). Errors name the
+/// object and field that could not be understood.
+Result<ExternalSecret> parse_external_secret(const rapidjson::Value& object);
+
+}  // namespace eso

@@ -1,0 +1,38 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/external_secret.h"
+#include "core/result.h"
+
+namespace eso {
+
+/// Which ExternalSecrets to read.
+struct ListScope {
+  std::string namespace_name;  ///< empty: all namespaces
+  std::string label_selector;  ///< Kubernetes label selector syntax, passed to the server
+  int page_size = 500;         ///< LIST `limit`; 0 asks for everything at once
+};
+
+/// What the API server answered to a successful patch.
+struct PatchOutcome {
+  std::string resource_version;
+};
+
+/// The Kubernetes operations the core needs. kube/ implements it over HTTPS; tests use fakes.
+/// Implementations are safe to call from several threads at once.
+class KubeApi {
+ public:
+  virtual ~KubeApi() = default;
+
+  /// Every ExternalSecret in scope, following `continue` tokens to the end.
+  virtual Result<std::vector<ExternalSecret>> list_external_secrets(const ListScope& scope) = 0;
+
+  /// Sets one annotation on `target` with a JSON merge patch, leaving everything else alone.
+  virtual Result<PatchOutcome> patch_annotation(const ObjectRef& target, std::string_view key,
+                                                std::string_view value) = 0;
+};
+
+}  // namespace eso

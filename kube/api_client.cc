@@ -1,0 +1,266 @@
+#include "kube/api_client.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <random>
+#include <thread>
+
+#include <fmt/format.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+namespace eso::kube {
+namespace {
+
+constexpr std::string_view kGroup = "external-secrets.io";
+constexpr int kMaxAttempts = 5;
+constexpr auto kMaxBackoff = std::chrono::seconds(8);
+constexpr auto kRetryBudget = std::chrono::seconds(30);
+
+std::string url_escape(std::string_view s) {
+  char* escaped = curl_easy_escape(nullptr, s.data(), static_cast<int>(s.size()));
+  std::string out = escaped == nullptr ? std::string() : escaped;
+  curl_free(escaped);
+  return out;
+}
+
+std::string resource_path(const std::string& group_version, const std::string& namespace_name,
+                          const std::string& resource) {
+  if (namespace_name.empty()) return fmt::format("/apis/{}/{}", group_version, resource);
+  return fmt::format("/apis/{}/namespaces/{}/{}", group_version, url_escape(namespace_name),
+                     resource);
+}
+
+// The `message` of a metav1.Status body, or the body itself (trimmed) when it is not one.
+std::string status_message(const std::string& body) {
+  rapidjson::Document doc;
+  doc.Parse(body.data(), body.size());
+  if (!doc.HasParseError() && doc.IsObject()) {
+    auto it = doc.FindMember("message");
+    if (it != doc.MemberEnd() && it->value.IsString()) return it->value.GetString();
+  }
+  return body.substr(0, 200);
+}
+
+bool retryable_status(long status) {
+  return status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
+}
+
+std::chrono::milliseconds backoff(int attempt, const std::string& retry_after) {
+  if (!retry_after.empty() &&
+      std::all_of(retry_after.begin(), retry_after.end(), [](char c) { return std::isdigit(c); })) {
+    const auto seconds = std::min<long>(std::stol(retry_after.substr(0, 6)), kMaxBackoff.count());
+    return std::chrono::seconds(seconds);
+  }
+  // Capped exponential backoff with full jitter.
+  thread_local std::mt19937 rng{std::random_device{}()};
+  const auto cap = std::min<std::chrono::milliseconds>(
+      std::chrono::milliseconds(200) * (1 << std::min(attempt, 6)), kMaxBackoff);
+  std::uniform_int_distribution<long> jitter(cap.count() / 2, cap.count());
+  return std::chrono::milliseconds(jitter(rng));
+}
+
+ErrorCode code_for_status(long status) {
+  switch (status) {
+    case 401: return ErrorCode::kUnauthorized;
+    case 403: return ErrorCode::kForbidden;
+    case 404: return ErrorCode::kNotFound;
+    case 409: return ErrorCode::kConflict;
+    case 410: return ErrorCode::kGone;
+    case 429: return ErrorCode::kTooManyRequests;
+    default: return status >= 500 ? ErrorCode::kServer : ErrorCode::kInvalidArgument;
+  }
+}
+
+std::string identity_of(const ClientConfig& config) {
+  if (!config.context_name.empty()) return "context " + config.context_name;
+  return config.source;
+}
+
+std::string scope_text(const std::string& namespace_name) {
+  return namespace_name.empty() ? std::string("at cluster scope")
+                                : "in namespace " + namespace_name;
+}
+
+}  // namespace
+
+ApiClient::ApiClient(std::unique_ptr<HttpTransport> transport, std::string group_version)
+    : transport_(std::move(transport)), group_version_(std::move(group_version)) {}
+
+Result<std::unique_ptr<ApiClient>> ApiClient::connect(ClientConfig config) {
+  auto transport = HttpTransport::create(std::move(config));
+  if (!transport) return transport.error();
+  std::unique_ptr<ApiClient> client(new ApiClient(std::move(*transport), ""));
+  auto response = client->send_with_retry(
+      HttpRequest{"GET", fmt::format("/apis/{}", kGroup), "", "", std::chrono::seconds(30)},
+      Intent{"get", "apigroups", "", std::string(kGroup)});
+  if (!response) {
+    if (response.error().code == ErrorCode::kNotFound) {
+      return Error{ErrorCode::kNotFound,
+                   fmt::format("the API server {} does not serve {}: install the External "
+                               "Secrets Operator (its CRDs) first",
+                               client->config().server, kGroup)};
+    }
+    return response.error();
+  }
+  rapidjson::Document doc;
+  doc.Parse(response->body.data(), response->body.size());
+  const bool is_group = !doc.HasParseError() && doc.IsObject() && doc.HasMember("versions") &&
+                        doc["versions"].IsArray();
+  if (!is_group) {
+    return Error{ErrorCode::kServer, "discovery of external-secrets.io returned no versions"};
+  }
+  std::vector<std::string> served;
+  for (const auto& v : doc["versions"].GetArray()) {
+    if (v.IsObject() && v.HasMember("version") && v["version"].IsString()) {
+      served.emplace_back(v["version"].GetString());
+    }
+  }
+  for (const char* preferred : {"v1", "v1beta1"}) {
+    if (std::find(served.begin(), served.end(), preferred) != served.end()) {
+      client->group_version_ = fmt::format("{}/{}", kGroup, preferred);
+      return client;
+    }
+  }
+  return Error{ErrorCode::kNotFound,
+               fmt::format("the API server serves {} only in versions [{}]; eso-updater needs v1 "
+                           "or v1beta1",
+                           kGroup, fmt::join(served, ", "))};
+}
+
+Result<HttpResponse> ApiClient::send_with_retry(const HttpRequest& request, const Intent& intent) {
+  const auto deadline = std::chrono::steady_clock::now() + kRetryBudget;
+  for (int attempt = 1;; ++attempt) {
+    auto response = transport_->send(request);
+    const bool transient = !response ? response.error().code == ErrorCode::kUnreachable
+                                     : retryable_status(response->status);
+    const auto wait = backoff(attempt, response ? response->retry_after : std::string());
+    const bool can_retry = transient && attempt < kMaxAttempts &&
+                           std::chrono::steady_clock::now() + wait < deadline;
+    if (can_retry) {
+      std::this_thread::sleep_for(wait);
+      continue;
+    }
+    if (!response) return response.error();
+    const long status = response->status;
+    if (status >= 200 && status < 300) return response;
+    const std::string server_says = status_message(response->body);
+    const std::string target =
+        fmt::format("{} {}", intent.resource, intent.name.empty() ? "" : intent.name);
+    switch (status) {
+      case 401:
+        return Error{ErrorCode::kUnauthorized,
+                     fmt::format("unauthorized: {} rejected the credentials of {} (expired or "
+                                 "invalid); log in again or refresh the token",
+                                 config().server, identity_of(config()))};
+      case 403:
+        return Error{ErrorCode::kForbidden,
+                     fmt::format("forbidden: cannot {} {} {} ({}): {} — grant it with a Role or "
+                                 "ClusterRole (see deploy/)",
+                                 intent.verb, intent.resource, scope_text(intent.namespace_name),
+                                 identity_of(config()), server_says)};
+      default:
+        return Error{code_for_status(status),
+                     fmt::format("{} {} {} failed with HTTP {}{}: {}", intent.verb, target,
+                                 scope_text(intent.namespace_name), status,
+                                 attempt > 1 ? fmt::format(" after {} attempts", attempt) : "",
+                                 server_says)};
+    }
+  }
+}
+
+Result<std::string> ApiClient::list_page(const ListScope& scope, const std::string& continue_token,
+                                         std::vector<ExternalSecret>& out) {
+  std::string path = resource_path(group_version_, scope.namespace_name, "externalsecrets");
+  std::vector<std::string> query;
+  if (scope.page_size > 0) query.push_back(fmt::format("limit={}", scope.page_size));
+  if (!continue_token.empty()) query.push_back("continue=" + url_escape(continue_token));
+  if (!scope.label_selector.empty()) {
+    query.push_back("labelSelector=" + url_escape(scope.label_selector));
+  }
+  if (!query.empty()) path += "?" + fmt::format("{}", fmt::join(query, "&"));
+
+  auto response = send_with_retry(HttpRequest{"GET", path, "", "", std::chrono::seconds(60)},
+                                  Intent{"list", "externalsecrets", scope.namespace_name, ""});
+  if (!response) return response.error();
+  rapidjson::Document doc;
+  doc.ParseInsitu(response->body.data());
+  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("items") ||
+      !doc["items"].IsArray()) {
+    return Error{ErrorCode::kServer, "LIST externalsecrets returned a body that is not a list"};
+  }
+  for (const auto& item : doc["items"].GetArray()) {
+    auto es = parse_external_secret(item);
+    if (!es) {
+      fmt::print(stderr, "warning: skipping {}\n", es.error().message);
+      continue;
+    }
+    es->ref.kind = "ExternalSecret";
+    out.push_back(std::move(*es));
+  }
+  const auto metadata = doc.FindMember("metadata");
+  if (metadata == doc.MemberEnd() || !metadata->value.IsObject()) return std::string();
+  const auto token = metadata->value.FindMember("continue");
+  if (token == metadata->value.MemberEnd() || !token->value.IsString()) return std::string();
+  return std::string(token->value.GetString(), token->value.GetStringLength());
+}
+
+Result<std::vector<ExternalSecret>> ApiClient::list_external_secrets(const ListScope& scope) {
+  std::vector<ExternalSecret> out;
+  std::string token;
+  do {
+    auto next = list_page(scope, token, out);
+    if (!next && next.error().code == ErrorCode::kGone && !token.empty()) {
+      // The continue token expired (etcd compacted): start over with one full list.
+      out.clear();
+      ListScope full = scope;
+      full.page_size = 0;
+      next = list_page(full, "", out);
+    }
+    if (!next) return next.error();
+    token = std::move(*next);
+  } while (!token.empty());
+  return out;
+}
+
+Result<PatchOutcome> ApiClient::patch_annotation(const ObjectRef& target, std::string_view key,
+                                                 std::string_view value) {
+  rapidjson::StringBuffer body;
+  rapidjson::Writer<rapidjson::StringBuffer> w(body);
+  w.StartObject();
+  w.Key("metadata");
+  w.StartObject();
+  w.Key("annotations");
+  w.StartObject();
+  w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+  w.EndObject();
+  w.EndObject();
+  w.EndObject();
+
+  const std::string resource = target.kind == "ClusterExternalSecret" ? "clusterexternalsecrets"
+                                                                      : "externalsecrets";
+  const std::string path =
+      resource_path(group_version_, target.namespace_name, resource) + "/" +
+      url_escape(target.name) + "?fieldManager=eso-updater";
+  auto response = send_with_retry(
+      HttpRequest{"PATCH", path, body.GetString(), "application/merge-patch+json",
+                  std::chrono::seconds(30)},
+      Intent{"patch", resource, target.namespace_name, target.name});
+  if (!response) return response.error();
+  PatchOutcome outcome;
+  rapidjson::Document doc;
+  doc.Parse(response->body.data(), response->body.size());
+  if (doc.HasParseError() || !doc.IsObject()) return outcome;
+  const auto metadata = doc.FindMember("metadata");
+  if (metadata == doc.MemberEnd() || !metadata->value.IsObject()) return outcome;
+  const auto rv = metadata->value.FindMember("resourceVersion");
+  if (rv != metadata->value.MemberEnd() && rv->value.IsString()) {
+    outcome.resource_version = rv->value.GetString();
+  }
+  return outcome;
+}
+
+}  // namespace eso::kube

@@ -1,0 +1,45 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/kube_api.h"
+#include "kube/http_transport.h"
+
+namespace eso::kube {
+
+/// The external-secrets.io API on one cluster: discovery, paginated LIST and annotation PATCH.
+/// Retries 429 (honouring Retry-After) and 5xx/connection failures a bounded number of times.
+class ApiClient final : public KubeApi {
+ public:
+  /// Connects and discovers which external-secrets.io version the server serves (v1, else
+  /// v1beta1). Fails with a clear message when the CRDs are not installed.
+  static Result<std::unique_ptr<ApiClient>> connect(ClientConfig config);
+
+  Result<std::vector<ExternalSecret>> list_external_secrets(const ListScope& scope) override;
+  Result<PatchOutcome> patch_annotation(const ObjectRef& target, std::string_view key,
+                                        std::string_view value) override;
+
+  /// e.g. "external-secrets.io/v1".
+  const std::string& group_version() const { return group_version_; }
+  const ClientConfig& config() const { return transport_->config(); }
+
+ private:
+  ApiClient(std::unique_ptr<HttpTransport> transport, std::string group_version);
+
+  /// What a request is, for error messages: verb, resource and namespace.
+  struct Intent {
+    std::string verb;
+    std::string resource;
+    std::string namespace_name;
+    std::string name;
+  };
+  Result<HttpResponse> send_with_retry(const HttpRequest& request, const Intent& intent);
+  Result<std::string> list_page(const ListScope& scope, const std::string& continue_token,
+                                std::vector<ExternalSecret>& out);
+
+  std::unique_ptr<HttpTransport> transport_;
+  std::string group_version_;
+};
+
+}  // namespace eso::kube

@@ -1,0 +1,313 @@
+#include "kube/http_transport.h"
+
+#include <curl/curl.h>
+#include <sys/stat.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "core/version.h"
+
+namespace eso::kube {
+namespace {
+
+// A hostile or broken server must not make us buffer without bound.
+constexpr size_t kMaxResponseBytes = size_t{1} << 30;
+constexpr auto kTokenRecheck = std::chrono::seconds(1);
+
+struct Exchange {
+  std::string* body;
+  std::string* retry_after;
+  std::vector<std::string>* warnings;
+};
+
+size_t on_body(char* data, size_t size, size_t count, void* user) {
+  auto* ex = static_cast<Exchange*>(user);
+  const size_t n = size * count;
+  if (ex->body->size() + n > kMaxResponseBytes) return 0;  // aborts the transfer
+  ex->body->append(data, n);
+  return n;
+}
+
+std::string trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == '\r' || s.back() == '\n' || s.back() == ' ')) s.remove_suffix(1);
+  return std::string(s);
+}
+
+bool header_is(std::string_view line, std::string_view name) {
+  if (line.size() <= name.size() || line[name.size()] != ':') return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(line[i])) != name[i]) return false;
+  }
+  return true;
+}
+
+size_t on_header(char* data, size_t size, size_t count, void* user) {
+  auto* ex = static_cast<Exchange*>(user);
+  const std::string_view line(data, size * count);
+  if (header_is(line, "warning")) ex->warnings->push_back(trim(line.substr(8)));
+  if (header_is(line, "retry-after")) *ex->retry_after = trim(line.substr(12));
+  return size * count;
+}
+
+void lock_share(CURL*, curl_lock_data data, curl_lock_access, void* user) {
+  static_cast<std::array<std::mutex, CURL_LOCK_DATA_LAST>*>(user)->at(data).lock();
+}
+void unlock_share(CURL*, curl_lock_data data, void* user) {
+  static_cast<std::array<std::mutex, CURL_LOCK_DATA_LAST>*>(user)->at(data).unlock();
+}
+
+// RFC 7234 §5.5: warn-code warn-agent "warn-text"; show just the text, as kubectl does.
+std::string warning_text(const std::string& header) {
+  const auto open = header.find('"');
+  const auto close = header.rfind('"');
+  if (open == std::string::npos || close <= open) return header;
+  return header.substr(open + 1, close - open - 1);
+}
+
+std::string host_port_of(const std::string& server) {
+  const auto scheme = server.find("://");
+  const auto start = scheme == std::string::npos ? 0 : scheme + 3;
+  const auto end = server.find('/', start);
+  return server.substr(start, end == std::string::npos ? std::string::npos : end - start);
+}
+
+}  // namespace
+
+std::string user_agent() {
+#if defined(__x86_64__)
+  constexpr const char* kArch = "amd64";
+#elif defined(__aarch64__)
+  constexpr const char* kArch = "arm64";
+#else
+  constexpr const char* kArch = "unknown";
+#endif
+  return fmt::format("eso-updater/{} (linux/{})", kVersion, kArch);
+}
+
+struct HttpTransport::Impl {
+  ClientConfig config;
+  std::string base_url;    // server URL, with tls-server-name as the host when set
+  std::string connect_to;  // CURLOPT_CONNECT_TO entry routing that name to the real host
+  std::string agent = user_agent();
+  CURLSH* share = nullptr;
+  std::array<std::mutex, CURL_LOCK_DATA_LAST> share_locks;
+  std::mutex pool_mu;
+  std::vector<CURL*> idle;
+
+  std::mutex token_mu;
+  std::string file_token;
+  struct timespec token_mtime {};
+  std::chrono::steady_clock::time_point token_checked{};
+
+  std::mutex warn_mu;
+  std::set<std::string> warnings_seen;
+
+  ~Impl() {
+    for (CURL* h : idle) curl_easy_cleanup(h);
+    if (share != nullptr) curl_share_cleanup(share);
+  }
+
+  CURL* acquire() {
+    {
+      std::lock_guard lock(pool_mu);
+      if (!idle.empty()) {
+        CURL* h = idle.back();
+        idle.pop_back();
+        return h;
+      }
+    }
+    return curl_easy_init();
+  }
+
+  void release(CURL* h) {
+    std::lock_guard lock(pool_mu);
+    idle.push_back(h);
+  }
+
+  Result<std::string> bearer_token();
+  void show_warnings(const std::vector<std::string>& warnings);
+  void configure_tls(CURL* h);
+};
+
+Result<std::string> HttpTransport::Impl::bearer_token() {
+  if (config.token_file.empty()) return config.token;
+  std::lock_guard lock(token_mu);
+  const auto now = std::chrono::steady_clock::now();
+  if (!file_token.empty() && now - token_checked < kTokenRecheck) return file_token;
+  token_checked = now;
+  struct stat st {};
+  if (::stat(config.token_file.c_str(), &st) != 0) {
+    if (!file_token.empty()) return file_token;  // keep the last good token across a rotation
+    return Error{ErrorCode::kConfig,
+                 fmt::format("cannot read token file {}: {}", config.token_file,
+                             std::strerror(errno))};
+  }
+  if (!file_token.empty() && st.st_mtim.tv_sec == token_mtime.tv_sec &&
+      st.st_mtim.tv_nsec == token_mtime.tv_nsec) {
+    return file_token;
+  }
+  std::ifstream in(config.token_file, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  std::string token = text.str();
+  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+  if (token.empty()) {
+    if (!file_token.empty()) return file_token;
+    return Error{ErrorCode::kConfig, fmt::format("token file {} is empty", config.token_file)};
+  }
+  file_token = std::move(token);
+  token_mtime = st.st_mtim;
+  return file_token;
+}
+
+void HttpTransport::Impl::show_warnings(const std::vector<std::string>& warnings) {
+  std::lock_guard lock(warn_mu);
+  for (const auto& w : warnings) {
+    if (warnings_seen.insert(w).second) fmt::print(stderr, "Warning: {}\n", warning_text(w));
+  }
+}
+
+void HttpTransport::Impl::configure_tls(CURL* h) {
+  if (config.insecure_skip_tls_verify) {
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  if (!config.ca_pem.empty()) {
+    curl_blob ca{config.ca_pem.data(), config.ca_pem.size(), CURL_BLOB_NOCOPY};
+    curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &ca);
+  }
+  if (!config.client_cert_pem.empty()) {
+    curl_blob cert{config.client_cert_pem.data(), config.client_cert_pem.size(), CURL_BLOB_NOCOPY};
+    curl_blob key{config.client_key_pem.data(), config.client_key_pem.size(), CURL_BLOB_NOCOPY};
+    curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &cert);
+    curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
+    curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &key);
+    curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
+  }
+}
+
+HttpTransport::HttpTransport(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HttpTransport::~HttpTransport() = default;
+const ClientConfig& HttpTransport::config() const { return impl_->config; }
+
+Result<std::unique_ptr<HttpTransport>> HttpTransport::create(ClientConfig config) {
+  static std::once_flag global_init;
+  std::call_once(global_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  if (config.server.rfind("https://", 0) != 0 && config.server.rfind("http://", 0) != 0) {
+    return Error{ErrorCode::kConfig,
+                 fmt::format("server \"{}\" (context {}) is not an http(s) URL", config.server,
+                             config.context_name)};
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->base_url = config.server;
+  if (!config.tls_server_name.empty()) {
+    // Verify the certificate against tls-server-name while connecting to the real address.
+    const std::string host_port = host_port_of(config.server);
+    const auto colon = host_port.rfind(':');
+    const bool has_port = colon != std::string::npos && host_port.find(']', colon) == std::string::npos;
+    const std::string port = has_port ? host_port.substr(colon + 1) : "443";
+    const std::string host = has_port ? host_port.substr(0, colon) : host_port;
+    impl->base_url = fmt::format("https://{}:{}", config.tls_server_name, port);
+    impl->connect_to = fmt::format("{}:{}:{}:{}", config.tls_server_name, port, host, port);
+  }
+  impl->share = curl_share_init();
+  curl_share_setopt(impl->share, CURLSHOPT_LOCKFUNC, lock_share);
+  curl_share_setopt(impl->share, CURLSHOPT_UNLOCKFUNC, unlock_share);
+  curl_share_setopt(impl->share, CURLSHOPT_USERDATA, &impl->share_locks);
+  curl_share_setopt(impl->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+  curl_share_setopt(impl->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  curl_share_setopt(impl->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+  impl->config = std::move(config);
+  return std::unique_ptr<HttpTransport>(new HttpTransport(std::move(impl)));
+}
+
+Result<HttpResponse> HttpTransport::send(const HttpRequest& request) {
+  Impl& s = *impl_;
+  auto token = s.bearer_token();
+  if (!token) return token.error();
+
+  CURL* h = s.acquire();
+  if (h == nullptr) return Error{ErrorCode::kInternal, "curl_easy_init failed"};
+  curl_easy_reset(h);
+  HttpResponse response;
+  std::vector<std::string> warnings;
+  Exchange ex{&response.body, &response.retry_after, &warnings};
+  std::array<char, CURL_ERROR_SIZE> errbuf{};
+  const std::string url = s.base_url + request.path;
+
+  curl_easy_setopt(h, CURLOPT_SHARE, s.share);
+  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf.data());
+  curl_easy_setopt(h, CURLOPT_USERAGENT, s.agent.c_str());
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT, static_cast<long>(request.timeout.count()));
+  curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &ex);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, &ex);
+  curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+  curl_slist* connect_to = nullptr;
+  if (!s.connect_to.empty()) {
+    connect_to = curl_slist_append(nullptr, s.connect_to.c_str());
+    curl_easy_setopt(h, CURLOPT_CONNECT_TO, connect_to);
+  }
+  if (!s.config.proxy_url.empty()) curl_easy_setopt(h, CURLOPT_PROXY, s.config.proxy_url.c_str());
+  s.configure_tls(h);
+  if (!s.config.username.empty()) {
+    curl_easy_setopt(h, CURLOPT_USERNAME, s.config.username.c_str());
+    curl_easy_setopt(h, CURLOPT_PASSWORD, s.config.password.c_str());
+  }
+
+  curl_slist* headers = curl_slist_append(nullptr, "Accept: application/json");
+  const std::string auth = token->empty() ? std::string() : "Authorization: Bearer " + *token;
+  if (!auth.empty()) headers = curl_slist_append(headers, auth.c_str());
+  const std::string content_type = "Content-Type: " + request.content_type;
+  if (!request.content_type.empty()) headers = curl_slist_append(headers, content_type.c_str());
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+  if (request.method != "GET") {
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, request.body.data());
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+  }
+
+  const CURLcode rc = curl_easy_perform(h);
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
+  curl_slist_free_all(headers);
+  curl_slist_free_all(connect_to);
+  s.release(h);
+  s.show_warnings(warnings);
+  if (rc == CURLE_OK) return response;
+
+  const std::string detail = errbuf[0] != '\0' ? errbuf.data() : curl_easy_strerror(rc);
+  const std::string where = s.config.context_name.empty()
+                                ? s.config.source
+                                : "context " + s.config.context_name;
+  if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE) {
+    return Error{ErrorCode::kUnreachable,
+                 fmt::format("TLS verification of {} ({}) failed against {}: {}", s.config.server,
+                             where,
+                             s.config.ca_origin.empty() ? "the system CA store"
+                                                        : s.config.ca_origin,
+                             detail)};
+  }
+  if (rc == CURLE_SSL_CERTPROBLEM) {
+    return Error{ErrorCode::kConfig,
+                 fmt::format("the client certificate or key of {} cannot be used: {}", where,
+                             detail)};
+  }
+  return Error{ErrorCode::kUnreachable,
+               fmt::format("cannot reach {} ({}): {}", s.config.server, where, detail)};
+}
+
+}  // namespace eso::kube
