@@ -22,8 +22,9 @@ void add_global_options(CLI::App& app, GlobalOptions& options) {
 }
 
 void add_output_option(CLI::App& command, OutputFormat& format) {
-  const std::map<std::string, OutputFormat> formats{
-      {"table", OutputFormat::kTable}, {"json", OutputFormat::kJson}, {"name", OutputFormat::kName}};
+  const std::map<std::string, OutputFormat> formats{{"table", OutputFormat::kTable},
+                                                    {"json", OutputFormat::kJson},
+                                                    {"name", OutputFormat::kName}};
   command.add_option("-o,--output", format, "Output format: table, json or name")
       ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case).description(""))
       ->type_name("table|json|name")

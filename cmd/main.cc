@@ -1,6 +1,6 @@
 // eso-updater: makes the External Secrets Operator re-sync a changed secret now.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "cmd/exit_code.h"
 #include "cmd/global_options.h"

@@ -75,8 +75,9 @@ void print_names(const std::vector<Match>& matches) {
 
 CLI::App* add_match_command(CLI::App& app, MatchOptions& options) {
   auto* cmd = app.add_subcommand(
-      "match", "List the ExternalSecrets that read a key, the field that matched, and whether "
-               "ESO will honour a trigger (read-only)");
+      "match",
+      "List the ExternalSecrets that read a key, the field that matched, and whether "
+      "ESO will honour a trigger (read-only)");
   cmd->add_option("-k,--key", options.keys, "Remote key to look for (repeatable)")->required();
   add_output_option(*cmd, options.output);
   return cmd;

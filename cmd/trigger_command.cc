@@ -53,7 +53,8 @@ std::string fields_of(const ObjectReport& r) {
 
 std::string detail_of(const ObjectReport& r, const TriggerPlan& plan) {
   if (r.result == "failed") return r.error;
-  if (r.result == "skipped") return fmt::format("{}; --force patches it anyway", verdict_text(r.verdict));
+  if (r.result == "skipped")
+    return fmt::format("{}; --force patches it anyway", verdict_text(r.verdict));
   return fmt::format("{}={} ({})", plan.annotation, plan.value, fields_of(r));
 }
 

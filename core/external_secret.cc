@@ -95,7 +95,8 @@ Result<ExternalSecret> parse_external_secret(const rapidjson::Value& object) {
   es.ref.name = string_member(*metadata, "name");
   es.resource_version = string_member(*metadata, "resourceVersion");
   const auto* status = member(object, "status");
-  if (status != nullptr) es.synced_resource_version = string_member(*status, "syncedResourceVersion");
+  if (status != nullptr)
+    es.synced_resource_version = string_member(*status, "syncedResourceVersion");
 
   const auto* spec = member(object, "spec");
   if (spec == nullptr || !spec->IsObject()) return es;

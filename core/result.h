@@ -9,17 +9,18 @@ namespace eso {
 
 /// What kind of failure an Error is; callers map it to exit codes and HTTP statuses.
 enum class ErrorCode {
-  kInvalidArgument,   ///< bad input from the user or a file
-  kConfig,            ///< kubeconfig or environment cannot be used
-  kUnreachable,       ///< network or TLS failure talking to a server
-  kUnauthorized,      ///< 401: credentials missing, expired or wrong
-  kForbidden,         ///< 403: RBAC denies the request
-  kNotFound,          ///< 404
-  kConflict,          ///< 409
-  kGone,              ///< 410: expired continue token or resourceVersion
-  kTooManyRequests,   ///< 429
-  kServer,            ///< 5xx or a response we cannot understand
-  kInternal,          ///< a bug in eso-updater
+  kInvalidArgument,  ///< bad input from the user or a file
+  kConfig,           ///< kubeconfig or environment cannot be used
+  kUnreachable,      ///< network failure talking to a server (worth retrying)
+  kTlsVerification,  ///< the server certificate does not verify (not worth retrying)
+  kUnauthorized,     ///< 401: credentials missing, expired or wrong
+  kForbidden,        ///< 403: RBAC denies the request
+  kNotFound,         ///< 404
+  kConflict,         ///< 409
+  kGone,             ///< 410: expired continue token or resourceVersion
+  kTooManyRequests,  ///< 429
+  kServer,           ///< 5xx or a response we cannot understand
+  kInternal,         ///< a bug in eso-updater
 };
 
 /// A failure with a message that says what failed, with what, and what to do next.
@@ -38,15 +39,27 @@ class [[nodiscard]] Result {
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
 
-  T& value() & { assert(ok()); return std::get<0>(v_); }
-  const T& value() const& { assert(ok()); return std::get<0>(v_); }
-  T&& value() && { assert(ok()); return std::get<0>(std::move(v_)); }
+  T& value() & {
+    assert(ok());
+    return std::get<0>(v_);
+  }
+  const T& value() const& {
+    assert(ok());
+    return std::get<0>(v_);
+  }
+  T&& value() && {
+    assert(ok());
+    return std::get<0>(std::move(v_));
+  }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 
-  const Error& error() const { assert(!ok()); return std::get<1>(v_); }
+  const Error& error() const {
+    assert(!ok());
+    return std::get<1>(v_);
+  }
 
  private:
   std::variant<T, Error> v_;

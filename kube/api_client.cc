@@ -64,13 +64,20 @@ std::chrono::milliseconds backoff(int attempt, const std::string& retry_after) {
 
 ErrorCode code_for_status(long status) {
   switch (status) {
-    case 401: return ErrorCode::kUnauthorized;
-    case 403: return ErrorCode::kForbidden;
-    case 404: return ErrorCode::kNotFound;
-    case 409: return ErrorCode::kConflict;
-    case 410: return ErrorCode::kGone;
-    case 429: return ErrorCode::kTooManyRequests;
-    default: return status >= 500 ? ErrorCode::kServer : ErrorCode::kInvalidArgument;
+    case 401:
+      return ErrorCode::kUnauthorized;
+    case 403:
+      return ErrorCode::kForbidden;
+    case 404:
+      return ErrorCode::kNotFound;
+    case 409:
+      return ErrorCode::kConflict;
+    case 410:
+      return ErrorCode::kGone;
+    case 429:
+      return ErrorCode::kTooManyRequests;
+    default:
+      return status >= 500 ? ErrorCode::kServer : ErrorCode::kInvalidArgument;
   }
 }
 
@@ -137,8 +144,8 @@ Result<HttpResponse> ApiClient::send_with_retry(const HttpRequest& request, cons
     const bool transient = !response ? response.error().code == ErrorCode::kUnreachable
                                      : retryable_status(response->status);
     const auto wait = backoff(attempt, response ? response->retry_after : std::string());
-    const bool can_retry = transient && attempt < kMaxAttempts &&
-                           std::chrono::steady_clock::now() + wait < deadline;
+    const bool can_retry =
+        transient && attempt < kMaxAttempts && std::chrono::steady_clock::now() + wait < deadline;
     if (can_retry) {
       std::this_thread::sleep_for(wait);
       continue;
@@ -240,15 +247,14 @@ Result<PatchOutcome> ApiClient::patch_annotation(const ObjectRef& target, std::s
   w.EndObject();
   w.EndObject();
 
-  const std::string resource = target.kind == "ClusterExternalSecret" ? "clusterexternalsecrets"
-                                                                      : "externalsecrets";
-  const std::string path =
-      resource_path(group_version_, target.namespace_name, resource) + "/" +
-      url_escape(target.name) + "?fieldManager=eso-updater";
-  auto response = send_with_retry(
-      HttpRequest{"PATCH", path, body.GetString(), "application/merge-patch+json",
-                  std::chrono::seconds(30)},
-      Intent{"patch", resource, target.namespace_name, target.name});
+  const std::string resource =
+      target.kind == "ClusterExternalSecret" ? "clusterexternalsecrets" : "externalsecrets";
+  const std::string path = resource_path(group_version_, target.namespace_name, resource) + "/" +
+                           url_escape(target.name) + "?fieldManager=eso-updater";
+  auto response =
+      send_with_retry(HttpRequest{"PATCH", path, body.GetString(), "application/merge-patch+json",
+                                  std::chrono::seconds(30)},
+                      Intent{"patch", resource, target.namespace_name, target.name});
   if (!response) return response.error();
   PatchOutcome outcome;
   rapidjson::Document doc;

@@ -83,8 +83,8 @@ Status merge_file(const std::string& file, MergedKubeconfig& into) {
   try {
     doc = YAML::LoadFile(file);
   } catch (const YAML::ParserException& e) {
-    return config_error(fmt::format("kubeconfig {}: line {}, column {}: {}", file,
-                                    e.mark.line + 1, e.mark.column + 1, e.msg));
+    return config_error(fmt::format("kubeconfig {}: line {}, column {}: {}", file, e.mark.line + 1,
+                                    e.mark.column + 1, e.msg));
   } catch (const YAML::Exception& e) {
     return config_error(fmt::format("kubeconfig {}: {}", file, e.what()));
   }
@@ -109,8 +109,8 @@ Result<std::string> read_material(const NamedEntry& entry, const char* name, std
   if (const std::string data = scalar(entry.node, data_key.c_str()); !data.empty()) {
     auto decoded = base64_decode(data);
     if (!decoded) {
-      return config_error(fmt::format("kubeconfig {}: {}: {}", entry.file, data_key,
-                                      decoded.error().message));
+      return config_error(
+          fmt::format("kubeconfig {}: {}: {}", entry.file, data_key, decoded.error().message));
     }
     origin = data_key;
     return decoded;
@@ -189,8 +189,8 @@ Result<ClientConfig> resolve(const MergedKubeconfig& merged, const ConfigOverrid
   }
   const auto context = merged.contexts.find(config.context_name);
   if (context == merged.contexts.end()) {
-    return config_error(fmt::format("context \"{}\" not found in {}", config.context_name,
-                                    config.source));
+    return config_error(
+        fmt::format("context \"{}\" not found in {}", config.context_name, config.source));
   }
   const std::string cluster_name = scalar(context->second.node, "cluster");
   const std::string user_name = scalar(context->second.node, "user");

@@ -28,7 +28,7 @@ struct ClientConfig {
   std::string server;        ///< e.g. https://127.0.0.1:6443, no trailing '/'
   std::string namespace_name = "default";
 
-  std::string ca_pem;  ///< empty: the system trust store
+  std::string ca_pem;     ///< empty: the system trust store
   std::string ca_origin;  ///< "certificate-authority FILE", "certificate-authority-data", ...
   bool insecure_skip_tls_verify = false;
   std::string tls_server_name;

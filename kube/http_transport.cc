@@ -38,7 +38,8 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
 
 std::string trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == '\r' || s.back() == '\n' || s.back() == ' ')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == '\r' || s.back() == '\n' || s.back() == ' '))
+    s.remove_suffix(1);
   return std::string(s);
 }
 
@@ -147,9 +148,8 @@ Result<std::string> HttpTransport::Impl::bearer_token() {
   struct stat st {};
   if (::stat(config.token_file.c_str(), &st) != 0) {
     if (!file_token.empty()) return file_token;  // keep the last good token across a rotation
-    return Error{ErrorCode::kConfig,
-                 fmt::format("cannot read token file {}: {}", config.token_file,
-                             std::strerror(errno))};
+    return Error{ErrorCode::kConfig, fmt::format("cannot read token file {}: {}", config.token_file,
+                                                 std::strerror(errno))};
   }
   if (!file_token.empty() && st.st_mtim.tv_sec == token_mtime.tv_sec &&
       st.st_mtim.tv_nsec == token_mtime.tv_nsec) {
@@ -203,9 +203,8 @@ Result<std::unique_ptr<HttpTransport>> HttpTransport::create(ClientConfig config
   static std::once_flag global_init;
   std::call_once(global_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   if (config.server.rfind("https://", 0) != 0 && config.server.rfind("http://", 0) != 0) {
-    return Error{ErrorCode::kConfig,
-                 fmt::format("server \"{}\" (context {}) is not an http(s) URL", config.server,
-                             config.context_name)};
+    return Error{ErrorCode::kConfig, fmt::format("server \"{}\" (context {}) is not an http(s) URL",
+                                                 config.server, config.context_name)};
   }
   auto impl = std::make_unique<Impl>();
   impl->base_url = config.server;
@@ -213,7 +212,8 @@ Result<std::unique_ptr<HttpTransport>> HttpTransport::create(ClientConfig config
     // Verify the certificate against tls-server-name while connecting to the real address.
     const std::string host_port = host_port_of(config.server);
     const auto colon = host_port.rfind(':');
-    const bool has_port = colon != std::string::npos && host_port.find(']', colon) == std::string::npos;
+    const bool has_port =
+        colon != std::string::npos && host_port.find(']', colon) == std::string::npos;
     const std::string port = has_port ? host_port.substr(colon + 1) : "443";
     const std::string host = has_port ? host_port.substr(0, colon) : host_port;
     impl->base_url = fmt::format("https://{}:{}", config.tls_server_name, port);
@@ -290,21 +290,19 @@ Result<HttpResponse> HttpTransport::send(const HttpRequest& request) {
   if (rc == CURLE_OK) return response;
 
   const std::string detail = errbuf[0] != '\0' ? errbuf.data() : curl_easy_strerror(rc);
-  const std::string where = s.config.context_name.empty()
-                                ? s.config.source
-                                : "context " + s.config.context_name;
+  const std::string where =
+      s.config.context_name.empty() ? s.config.source : "context " + s.config.context_name;
   if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE) {
-    return Error{ErrorCode::kUnreachable,
-                 fmt::format("TLS verification of {} ({}) failed against {}: {}", s.config.server,
-                             where,
-                             s.config.ca_origin.empty() ? "the system CA store"
-                                                        : s.config.ca_origin,
-                             detail)};
+    return Error{
+        ErrorCode::kTlsVerification,
+        fmt::format("TLS verification of {} ({}) failed against {}: {}", s.config.server, where,
+                    s.config.ca_origin.empty() ? "the system CA store" : s.config.ca_origin,
+                    detail)};
   }
   if (rc == CURLE_SSL_CERTPROBLEM) {
-    return Error{ErrorCode::kConfig,
-                 fmt::format("the client certificate or key of {} cannot be used: {}", where,
-                             detail)};
+    return Error{
+        ErrorCode::kConfig,
+        fmt::format("the client certificate or key of {} cannot be used: {}", where, detail)};
   }
   return Error{ErrorCode::kUnreachable,
                fmt::format("cannot reach {} ({}): {}", s.config.server, where, detail)};

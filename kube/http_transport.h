@@ -34,8 +34,9 @@ class HttpTransport {
   HttpTransport(const HttpTransport&) = delete;
   HttpTransport& operator=(const HttpTransport&) = delete;
 
-  /// One request, no retries. Network and TLS failures become kUnreachable errors whose message
-  /// names the server and the context; any HTTP status is a successful Result.
+  /// One request, no retries. Network failures become kUnreachable errors, certificate failures
+  /// kTlsVerification, with messages that name the server and the context; any HTTP status is a
+  /// successful Result.
   Result<HttpResponse> send(const HttpRequest& request);
 
   const ClientConfig& config() const;

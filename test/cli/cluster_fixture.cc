@@ -1,0 +1,187 @@
+#include "test/cli/cluster_fixture.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+extern char** environ;
+
+namespace eso::test {
+namespace {
+
+std::string kubectl_binary() {
+  const char* k = std::getenv("ESO_TEST_KUBECTL");
+  return k != nullptr ? k : "kubectl";
+}
+
+void drain(int fd, std::string& into, bool& open) {
+  char buf[65536];
+  const ssize_t n = ::read(fd, buf, sizeof buf);
+  if (n > 0) into.append(buf, static_cast<size_t>(n));
+  if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) open = false;
+}
+
+}  // namespace
+
+ProcessResult run_process(const std::vector<std::string>& argv,
+                          const std::vector<std::string>& extra_env, const std::string& input,
+                          int timeout_seconds) {
+  int out_pipe[2], err_pipe[2], in_pipe[2];
+  REQUIRE(::pipe2(out_pipe, O_CLOEXEC) == 0);
+  REQUIRE(::pipe2(err_pipe, O_CLOEXEC) == 0);
+  REQUIRE(::pipe2(in_pipe, O_CLOEXEC) == 0);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in_pipe[0], 0);
+  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+  for (const auto& e : extra_env) env.push_back(e);
+  std::vector<char*> envp, args;
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> argv_copy = argv;
+  for (auto& a : argv_copy) args.push_back(a.data());
+  args.push_back(nullptr);
+
+  pid_t pid = 0;
+  const int rc = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  ::close(in_pipe[0]);
+  REQUIRE_MESSAGE(rc == 0, "cannot run ", argv[0]);
+  (void)!::write(in_pipe[1], input.data(), input.size());
+  ::close(in_pipe[1]);
+
+  ProcessResult result;
+  bool out_open = true, err_open = true;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
+  while ((out_open || err_open) && std::chrono::steady_clock::now() < deadline) {
+    pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+    if (::poll(fds, 2, 200) <= 0) continue;
+    if (out_open && (fds[0].revents & (POLLIN | POLLHUP)) != 0)
+      drain(out_pipe[0], result.out, out_open);
+    if (err_open && (fds[1].revents & (POLLIN | POLLHUP)) != 0)
+      drain(err_pipe[0], result.err, err_open);
+  }
+  if (out_open || err_open) ::kill(pid, SIGKILL);
+  ::close(out_pipe[0]);
+  ::close(err_pipe[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+ProcessResult eso_updater(const std::vector<std::string>& args,
+                          const std::vector<std::string>& extra_env) {
+  std::vector<std::string> argv{ESO_UPDATER_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_process(argv, extra_env);
+}
+
+std::string kubectl(const std::vector<std::string>& args, const std::string& input) {
+  std::vector<std::string> argv{kubectl_binary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto r = run_process(argv, {}, input);
+  REQUIRE_MESSAGE(r.exit_code == 0, "kubectl ", fmt::format("{}", fmt::join(args, " ")),
+                  " failed: ", r.err);
+  return r.out;
+}
+
+std::string unique_namespace(const std::string& prefix) {
+  static std::atomic<int> counter{0};
+  static const auto run_id = std::random_device{}() % 1000000;
+  const std::string name =
+      fmt::format("{}-{}-{}-{}", prefix, ::getpid() % 100000, run_id, counter++);
+  kubectl({"create", "namespace", name});
+  return name;
+}
+
+std::string external_secret_yaml(const std::string& namespace_name, const std::string& name,
+                                 const std::vector<std::string>& keys,
+                                 const std::string& extra_spec) {
+  std::string yaml = fmt::format(
+      "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata:\n  name: {}\n"
+      "  namespace: {}\nspec:\n  secretStoreRef: {{name: akeyless, kind: SecretStore}}\n"
+      "  target: {{name: {}}}\n",
+      name, namespace_name, name);
+  yaml += extra_spec;
+  if (!keys.empty()) yaml += "  data:\n";
+  for (size_t i = 0; i < keys.size(); ++i) {
+    yaml += fmt::format("  - secretKey: k{}\n    remoteRef: {{key: \"{}\"}}\n", i, keys[i]);
+  }
+  return yaml + "---\n";
+}
+
+void mark_synced(const std::string& namespace_name, const std::string& name) {
+  kubectl({"patch", "externalsecret", name, "-n", namespace_name, "--subresource=status",
+           "--type=merge", "-p", R"({"status":{"syncedResourceVersion":"1-0123456789abcdef"}})"});
+}
+
+rapidjson::Document get_object(const std::string& resource, const std::string& namespace_name,
+                               const std::string& name) {
+  const std::string json = kubectl({"get", resource, name, "-n", namespace_name, "-o", "json"});
+  rapidjson::Document doc;
+  doc.Parse(json.c_str());
+  REQUIRE_FALSE(doc.HasParseError());
+  return doc;
+}
+
+std::string annotation(const rapidjson::Document& object, const std::string& key) {
+  const auto& metadata = object["metadata"];
+  if (!metadata.HasMember("annotations")) return "";
+  const auto& annotations = metadata["annotations"];
+  auto it = annotations.FindMember(key.c_str());
+  return it == annotations.MemberEnd() ? "" : it->value.GetString();
+}
+
+std::string cluster_state_dir() {
+  const char* kubeconfig = std::getenv("KUBECONFIG");
+  REQUIRE_MESSAGE(kubeconfig != nullptr,
+                  "KUBECONFIG is not set: start the test cluster with test/cluster/up");
+  return std::filesystem::path(kubeconfig).parent_path().string();
+}
+
+std::string static_token(const std::string& user) {
+  std::ifstream in(cluster_state_dir() + "/tokens.csv");
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto comma = line.find(',');
+    const auto second = line.find(',', comma + 1);
+    if (line.substr(comma + 1, second - comma - 1) == user) return line.substr(0, comma);
+  }
+  FAIL("no token for ", user);
+  return "";
+}
+
+std::string cluster_server() {
+  return kubectl({"config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"});
+}
+
+std::string write_temp_file(const std::string& name, const std::string& content) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "eso-test-XXXXXX").string();
+  const std::string dir = ::mkdtemp(tmpl.data());
+  const std::string path = dir + "/" + name;
+  std::ofstream(path) << content;
+  return path;
+}
+
+}  // namespace eso::test

@@ -1,0 +1,62 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <rapidjson/document.h>
+
+namespace eso::test {
+
+/// What a finished child process left behind.
+struct ProcessResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+/// Runs `argv` without a shell, with `extra_env` ("NAME=value") added to the environment and
+/// `input` on stdin. Killed after `timeout_seconds`; a test never hangs on a child.
+ProcessResult run_process(const std::vector<std::string>& argv,
+                          const std::vector<std::string>& extra_env = {},
+                          const std::string& input = "", int timeout_seconds = 90);
+
+/// Runs the eso-updater binary under test against the test cluster (KUBECONFIG).
+ProcessResult eso_updater(const std::vector<std::string>& args,
+                          const std::vector<std::string>& extra_env = {});
+
+/// Runs kubectl against the test cluster; fails the test when kubectl fails.
+std::string kubectl(const std::vector<std::string>& args, const std::string& input = "");
+
+/// Creates a namespace with a unique name starting with `prefix` (namespaces never finish
+/// deleting on a cluster without a controller-manager, so names are never reused).
+std::string unique_namespace(const std::string& prefix);
+
+/// An ExternalSecret manifest reading `keys` through spec.data, with extra spec YAML lines.
+std::string external_secret_yaml(const std::string& namespace_name, const std::string& name,
+                                 const std::vector<std::string>& keys,
+                                 const std::string& extra_spec = "");
+
+/// Marks an ExternalSecret as synced by ESO (sets status.syncedResourceVersion), which the
+/// test cluster has no controller to do.
+void mark_synced(const std::string& namespace_name, const std::string& name);
+
+/// GET of one object as JSON.
+rapidjson::Document get_object(const std::string& resource, const std::string& namespace_name,
+                               const std::string& name);
+
+/// metadata.annotations[key] of a fetched object, or "" when absent.
+std::string annotation(const rapidjson::Document& object, const std::string& key);
+
+/// The directory of the test cluster's state (certificates, tokens): KUBECONFIG's directory.
+std::string cluster_state_dir();
+
+/// The token of `user` from the cluster's static token file.
+std::string static_token(const std::string& user);
+
+/// The API server URL of the test cluster.
+std::string cluster_server();
+
+/// Writes `content` to a new file in a fresh temporary directory; returns its path.
+std::string write_temp_file(const std::string& name, const std::string& content);
+
+}  // namespace eso::test

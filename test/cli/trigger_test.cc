@@ -1,0 +1,155 @@
+// `eso-updater trigger` as a user runs it; every assertion reads the objects back from the
+// real API server.
+#include <doctest/doctest.h>
+#include <rapidjson/document.h>
+
+#include "test/cli/cluster_fixture.h"
+
+namespace eso::test {
+namespace {
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+std::string resource_version(const rapidjson::Document& object) {
+  return object["metadata"]["resourceVersion"].GetString();
+}
+
+bool managed_by_eso_updater(const rapidjson::Document& object) {
+  const std::string managers =
+      " " +
+      kubectl({"get", "externalsecret", object["metadata"]["name"].GetString(), "-n",
+               object["metadata"]["namespace"].GetString(), "--show-managed-fields", "-o",
+               "jsonpath={.metadata.managedFields[*].manager}"}) +
+      " ";
+  return contains(managers, " eso-updater ");
+}
+
+}  // namespace
+
+TEST_CASE("trigger annotates every match with a new value each run and leaves others alone") {
+  const auto ns = unique_namespace("trigger");
+  kubectl({"apply", "-f", "-"},
+          external_secret_yaml(ns, "db", {"/prod/db/pass"}) +
+              external_secret_yaml(ns, "extract", {},
+                                   "  dataFrom:\n  - extract: {key: prod/db/pass}\n") +
+              external_secret_yaml(ns, "unrelated", {"/prod/else"}));
+  const auto unrelated_before = resource_version(get_object("externalsecret", ns, "unrelated"));
+
+  const auto first = eso_updater({"trigger", "-n", ns, "--key", "/prod/db/pass"});
+  INFO(first.out, first.err);
+  REQUIRE(first.exit_code == 0);
+  CHECK(contains(first.out, "patched"));
+  const auto db = get_object("externalsecret", ns, "db");
+  const auto stamp1 = annotation(db, "force-sync");
+  CHECK(stamp1.size() == 30);  // 2026-11-28T02:05:44.123456789Z
+  CHECK(stamp1.back() == 'Z');
+  CHECK(annotation(get_object("externalsecret", ns, "extract"), "force-sync") == stamp1);
+  CHECK(managed_by_eso_updater(db));
+  const auto unrelated = get_object("externalsecret", ns, "unrelated");
+  CHECK(resource_version(unrelated) == unrelated_before);
+  CHECK(annotation(unrelated, "force-sync").empty());
+
+  const auto second = eso_updater({"trigger", "-n", ns, "--key", "prod/db/pass", "-o", "json"});
+  REQUIRE(second.exit_code == 0);
+  const auto stamp2 = annotation(get_object("externalsecret", ns, "db"), "force-sync");
+  CHECK(stamp2 != stamp1);
+  CHECK(stamp2 > stamp1);
+  rapidjson::Document report;
+  report.Parse(second.out.c_str());
+  REQUIRE_FALSE(report.HasParseError());
+  CHECK(std::string(report["value"].GetString()) == stamp2);
+  CHECK(report["objects"].Size() == 2);
+  for (const auto& o : report["objects"].GetArray()) {
+    CHECK(std::string(o["result"].GetString()) == "patched");
+    CHECK(o.HasMember("resourceVersion"));
+  }
+}
+
+TEST_CASE("trigger keeps other annotations and labels and sets only its own") {
+  const auto ns = unique_namespace("trigger-keep");
+  kubectl({"apply", "-f", "-"}, external_secret_yaml(ns, "db", {"/keep"}));
+  kubectl({"annotate", "externalsecret", "db", "-n", ns, "team=payments"});
+  kubectl({"label", "externalsecret", "db", "-n", ns, "tier=gold"});
+  const auto spec_before =
+      kubectl({"get", "externalsecret", "db", "-n", ns, "-o", "jsonpath={.spec}"});
+  REQUIRE(eso_updater({"trigger", "-n", ns, "-k", "/keep", "--annotation", "example.com/refresh"})
+              .exit_code == 0);
+  const auto db = get_object("externalsecret", ns, "db");
+  CHECK(annotation(db, "team") == "payments");
+  CHECK_FALSE(annotation(db, "example.com/refresh").empty());
+  CHECK(annotation(db, "force-sync").empty());
+  CHECK(std::string(db["metadata"]["labels"]["tier"].GetString()) == "gold");
+  CHECK(kubectl({"get", "externalsecret", "db", "-n", ns, "-o", "jsonpath={.spec}"}) ==
+        spec_before);
+}
+
+TEST_CASE("objects ESO will not refresh are reported and skipped unless --force") {
+  const auto ns = unique_namespace("trigger-skip");
+  kubectl({"apply", "-f", "-"},
+          external_secret_yaml(ns, "once", {"/s"}, "  refreshPolicy: CreatedOnce\n") +
+              external_secret_yaml(ns, "zero", {"/s"}, "  refreshInterval: 0s\n") +
+              external_secret_yaml(ns, "normal", {"/s"}));
+  mark_synced(ns, "once");
+  mark_synced(ns, "zero");
+
+  const auto r = eso_updater({"trigger", "-n", ns, "-k", "/s"});
+  INFO(r.out, r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(contains(r.out, "skipped"));
+  CHECK(contains(r.err, "refreshPolicy CreatedOnce"));
+  CHECK(contains(r.err, "--force"));
+  CHECK(annotation(get_object("externalsecret", ns, "once"), "force-sync").empty());
+  CHECK(annotation(get_object("externalsecret", ns, "zero"), "force-sync").empty());
+  CHECK_FALSE(annotation(get_object("externalsecret", ns, "normal"), "force-sync").empty());
+
+  REQUIRE(eso_updater({"trigger", "-n", ns, "-k", "/s", "--force"}).exit_code == 0);
+  CHECK_FALSE(annotation(get_object("externalsecret", ns, "once"), "force-sync").empty());
+  CHECK_FALSE(annotation(get_object("externalsecret", ns, "zero"), "force-sync").empty());
+}
+
+TEST_CASE("--dry-run reports what would be patched and changes nothing") {
+  const auto ns = unique_namespace("trigger-dry");
+  kubectl({"apply", "-f", "-"}, external_secret_yaml(ns, "db", {"/dry"}));
+  const auto before = resource_version(get_object("externalsecret", ns, "db"));
+  const auto r = eso_updater({"trigger", "-n", ns, "-k", "/dry", "--dry-run"});
+  CHECK(r.exit_code == 0);
+  CHECK(contains(r.out, "would-patch"));
+  const auto after = get_object("externalsecret", ns, "db");
+  CHECK(resource_version(after) == before);
+  CHECK(annotation(after, "force-sync").empty());
+}
+
+TEST_CASE("trigger with nothing matched exits 0, or 1 with --require-match") {
+  const auto ns = unique_namespace("trigger-none");
+  kubectl({"apply", "-f", "-"}, external_secret_yaml(ns, "db", {"/x"}));
+  CHECK(eso_updater({"trigger", "-n", ns, "-k", "/y"}).exit_code == 0);
+  CHECK(eso_updater({"trigger", "-n", ns, "-k", "/y", "--require-match"}).exit_code == 1);
+}
+
+TEST_CASE("trigger -A patches across namespaces, many objects concurrently") {
+  const auto a = unique_namespace("trigger-all-a");
+  const auto b = unique_namespace("trigger-all-b");
+  const std::string key = "/all/" + a;
+  std::string manifests;
+  for (int i = 0; i < 30; ++i) {
+    manifests += external_secret_yaml(i % 2 == 0 ? a : b, "es-" + std::to_string(i), {key});
+  }
+  kubectl({"apply", "-f", "-"}, manifests);
+  const auto r = eso_updater(
+      {"trigger", "-A", "-k", key, "--concurrency", "8", "--chunk-size", "7", "-o", "name"});
+  REQUIRE(r.exit_code == 0);
+  int lines = 0;
+  for (char c : r.out) lines += c == '\n' ? 1 : 0;
+  CHECK(lines == 30);
+  for (int i = 0; i < 30; ++i) {
+    CAPTURE(i);
+    CHECK_FALSE(
+        annotation(get_object("externalsecret", i % 2 == 0 ? a : b, "es-" + std::to_string(i)),
+                   "force-sync")
+            .empty());
+  }
+}
+
+}  // namespace eso::test

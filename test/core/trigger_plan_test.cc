@@ -1,0 +1,127 @@
+#include "core/trigger_plan.h"
+
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <doctest/doctest.h>
+
+#include "core/patch_runner.h"
+#include "test/core/es_json.h"
+
+namespace eso {
+
+using test::es_from_json;
+
+namespace {
+
+std::vector<ExternalSecret> sample_objects() {
+  return {
+      es_from_json(R"({"metadata": {"namespace": "a", "name": "both"}, "spec": {
+        "data": [{"remoteRef": {"key": "/k1"}}, {"remoteRef": {"key": "/k2"}}]}})"),
+      es_from_json(R"({"metadata": {"namespace": "a", "name": "once"}, "spec": {
+        "refreshPolicy": "CreatedOnce", "data": [{"remoteRef": {"key": "/k1"}}]},
+        "status": {"syncedResourceVersion": "1-a"}})"),
+      es_from_json(R"({"metadata": {"namespace": "b", "name": "zero"}, "spec": {
+        "refreshInterval": "0s", "data": [{"remoteRef": {"key": "/k2"}}]},
+        "status": {"syncedResourceVersion": "1-a"}})"),
+  };
+}
+
+// Records patches; fails the ones named in `fail`; tracks the peak number in flight.
+class FakeKube final : public KubeApi {
+ public:
+  std::set<std::string> fail;
+  std::atomic<int> in_flight{0};
+  std::atomic<int> peak{0};
+  std::mutex mu;
+  std::vector<std::string> patched;
+
+  Result<std::vector<ExternalSecret>> list_external_secrets(const ListScope&) override {
+    return sample_objects();
+  }
+  Result<PatchOutcome> patch_annotation(const ObjectRef& target, std::string_view key,
+                                        std::string_view value) override {
+    const int now = ++in_flight;
+    for (int p = peak; now > p && !peak.compare_exchange_weak(p, now);) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    --in_flight;
+    if (fail.count(target.name) != 0) return Error{ErrorCode::kForbidden, "denied " + target.name};
+    std::lock_guard lock(mu);
+    patched.push_back(target.name + ":" + std::string(key) + "=" + std::string(value));
+    return PatchOutcome{"rv-" + target.name};
+  }
+};
+
+}  // namespace
+
+TEST_CASE("the plan patches each object once and skips those ESO will not refresh") {
+  const auto objects = sample_objects();
+  const auto plan =
+      plan_trigger(match_keys(objects, {"/k1", "/k2"}), TriggerOptions{"force-sync", "v1", false});
+  REQUIRE(plan.patches.size() == 1);
+  CHECK(plan.patches[0].target.name == "both");
+  CHECK(plan.patches[0].reasons.size() == 2);
+  REQUIRE(plan.skipped.size() == 2);
+  CHECK(plan.skipped[0].target.name == "once");
+  CHECK(plan.skipped[0].verdict == MatchVerdict::kCreatedOnce);
+  CHECK(plan.skipped[1].target.name == "zero");
+  CHECK(plan.skipped[1].verdict == MatchVerdict::kPeriodicZeroInterval);
+}
+
+TEST_CASE("--force plans patches for objects ESO would ignore") {
+  const auto objects = sample_objects();
+  const auto plan =
+      plan_trigger(match_keys(objects, {"/k1", "/k2"}), TriggerOptions{"x", "v", true});
+  CHECK(plan.patches.size() == 3);
+  CHECK(plan.skipped.empty());
+}
+
+TEST_CASE("trigger stamps are RFC 3339 UTC with nanoseconds") {
+  using namespace std::chrono;
+  const system_clock::time_point t{seconds(1764295544) + nanoseconds(5)};
+  CHECK(trigger_stamp(t) == "2025-11-28T02:05:44.000000005Z");
+  const auto a = trigger_stamp(system_clock::now());
+  const auto b = trigger_stamp(system_clock::now() + nanoseconds(1000));
+  CHECK(a.size() == 30);
+  CHECK(a != b);
+}
+
+TEST_CASE("patches run with bounded concurrency and one failure does not stop the others") {
+  FakeKube kube;
+  kube.fail = {"o3"};
+  TriggerPlan plan{"force-sync", "stamp", {}, {}};
+  for (int i = 0; i < 20; ++i) {
+    plan.patches.push_back(PlannedPatch{ObjectRef{"ExternalSecret", "ns", "o" + std::to_string(i)},
+                                        MatchVerdict::kWillRefresh,
+                                        {}});
+  }
+  const auto results = run_patches(kube, plan, 4);
+  REQUIRE(results.size() == 20);
+  CHECK(kube.peak <= 4);
+  CHECK(kube.peak >= 2);
+  CHECK(kube.patched.size() == 19);
+  for (size_t i = 0; i < results.size(); ++i) {
+    CAPTURE(i);
+    CHECK(results[i].target.name == "o" + std::to_string(i));
+    CHECK(results[i].outcome.ok() == (i != 3));
+  }
+  CHECK(results[3].outcome.error().message == "denied o3");
+  CHECK(results[0].outcome->resource_version == "rv-o0");
+}
+
+TEST_CASE("a concurrency of one patches sequentially") {
+  FakeKube kube;
+  TriggerPlan plan{"a", "b", {}, {}};
+  for (int i = 0; i < 5; ++i) {
+    plan.patches.push_back(PlannedPatch{
+        ObjectRef{"ExternalSecret", "ns", std::to_string(i)}, MatchVerdict::kWillRefresh, {}});
+  }
+  const auto results = run_patches(kube, plan, 1);
+  CHECK(kube.peak == 1);
+  CHECK(kube.patched == std::vector<std::string>{"0:a=b", "1:a=b", "2:a=b", "3:a=b", "4:a=b"});
+}
+
+}  // namespace eso
