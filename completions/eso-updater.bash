@@ -1,0 +1,36 @@
+# bash completion for eso-updater                                        -*- shell-script -*-
+# Kept in step with `eso-updater --help` by test/cli/help_test.cc.
+
+_eso_updater() {
+  local cur prev words cword
+  _init_completion || return
+
+  local global_opts="--kubeconfig --context -n --namespace -A --all-namespaces -l --selector --chunk-size -h --help"
+  local commands="match trigger version"
+  local match_opts="-k --key -o --output -h --help"
+  local trigger_opts="-k --key --annotation --dry-run --force --require-match --concurrency -o --output -h --help"
+
+  case $prev in
+    --kubeconfig) _filedir; return ;;
+    -o | --output) COMPREPLY=($(compgen -W "table json name" -- "$cur")); return ;;
+    --context)
+      COMPREPLY=($(compgen -W "$(kubectl config get-contexts -o name 2>/dev/null)" -- "$cur"))
+      return ;;
+    -n | --namespace)
+      COMPREPLY=($(compgen -W "$(kubectl get namespaces -o name 2>/dev/null | sed 's|^namespace/||')" -- "$cur"))
+      return ;;
+    -k | --key | -l | --selector | --chunk-size | --annotation | --concurrency) return ;;
+  esac
+
+  local command="" w
+  for w in "${words[@]:1:cword-1}"; do
+    case $w in match | trigger | version) command=$w; break ;; esac
+  done
+  case $command in
+    match) COMPREPLY=($(compgen -W "$match_opts $global_opts" -- "$cur")) ;;
+    trigger) COMPREPLY=($(compgen -W "$trigger_opts $global_opts" -- "$cur")) ;;
+    version) COMPREPLY=() ;;
+    *) COMPREPLY=($(compgen -W "$commands $global_opts" -- "$cur")) ;;
+  esac
+}
+complete -F _eso_updater eso-updater

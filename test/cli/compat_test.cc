@@ -1,0 +1,92 @@
+// Compatibility with other ESO installations, each on a cluster of its own started by the test:
+// an old ESO that serves only external-secrets.io/v1beta1, and the newest ESO CRDs (v2.9.0).
+#include <filesystem>
+
+#include <doctest/doctest.h>
+#include <rapidjson/document.h>
+
+#include "test/cli/cluster_fixture.h"
+
+namespace eso::test {
+namespace {
+
+// A test cluster of its own, stopped when the test ends.
+class ExtraCluster {
+ public:
+  explicit ExtraCluster(std::vector<std::string> env) {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "eso-extra-XXXXXX").string();
+    state_ = ::mkdtemp(tmpl.data());
+    env.push_back("ESO_TEST_CLUSTER_DIR=" + state_);
+    env_ = env;
+    const auto r = run_process({std::string(ESO_SOURCE_DIR) + "/test/cluster/up"}, env_, "", 300);
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    kubeconfig_ = state_ + "/kubeconfig";
+  }
+  ~ExtraCluster() { run_process({std::string(ESO_SOURCE_DIR) + "/test/cluster/down"}, env_); }
+  ExtraCluster(const ExtraCluster&) = delete;
+  ExtraCluster& operator=(const ExtraCluster&) = delete;
+
+  const std::string& kubeconfig() const { return kubeconfig_; }
+  std::string kubectl_here(std::vector<std::string> args, const std::string& input = "") const {
+    args.insert(args.begin(), {"--kubeconfig", kubeconfig_});
+    return kubectl(args, input);
+  }
+
+ private:
+  std::string state_;
+  std::string kubeconfig_;
+  std::vector<std::string> env_;
+};
+
+std::string manifest(const std::string& api_version, const std::string& ns) {
+  return "apiVersion: v1\nkind: Namespace\nmetadata: {name: " + ns + "}\n---\n" +
+         "apiVersion: " + api_version +
+         "\nkind: ExternalSecret\nmetadata: {name: db, namespace: " + ns +
+         "}\nspec:\n  secretStoreRef: {name: akeyless, kind: SecretStore}\n"
+         "  target: {name: db}\n  data:\n  - secretKey: p\n    remoteRef: {key: /compat/db}\n"
+         "  dataFrom:\n  - extract: {key: compat/db}\n";
+}
+
+// match and trigger against `cluster`, expecting `group_version` to be discovered.
+void check_match_and_trigger(const ExtraCluster& cluster, const std::string& group_version) {
+  const auto match =
+      eso_updater({"--kubeconfig", cluster.kubeconfig(), "match", "-A", "-k", "/compat/db", "-o", "json"});
+  INFO(match.err);
+  REQUIRE(match.exit_code == 0);
+  rapidjson::Document doc;
+  doc.Parse(match.out.c_str());
+  REQUIRE_FALSE(doc.HasParseError());
+  CHECK(std::string(doc["apiVersion"].GetString()) == group_version);
+  CHECK(doc["matches"].Size() == 2);
+
+  const auto trigger =
+      eso_updater({"--kubeconfig", cluster.kubeconfig(), "trigger", "-n", "compat", "-k", "/compat/db"});
+  INFO(trigger.err);
+  CHECK(trigger.exit_code == 0);
+  const auto value = cluster.kubectl_here(
+      {"get", "externalsecrets." + group_version.substr(group_version.find('/') + 1) +
+                  ".external-secrets.io",
+       "db", "-n", "compat", "-o", "jsonpath={.metadata.annotations.force-sync}"});
+  CHECK(value.size() == 30);
+}
+
+}  // namespace
+
+TEST_CASE("discovery falls back to v1beta1 on a server that does not serve v1") {
+  ExtraCluster cluster({"ESO_CRD_SERVED=v1beta1"});
+  cluster.kubectl_here({"apply", "-f", "-"}, manifest("external-secrets.io/v1beta1", "compat"));
+  check_match_and_trigger(cluster, "external-secrets.io/v1beta1");
+}
+
+TEST_CASE("the newest ESO CRDs (v2.9.0, v1 only) work") {
+  const std::string crds = std::string(ESO_SOURCE_DIR) + "/../shared/eso-crds/v2.9.0";
+  if (!std::filesystem::exists(crds)) {
+    MESSAGE("no ", crds, " on this machine: the v2.9.0 compatibility run is not possible here");
+    return;
+  }
+  ExtraCluster cluster({"ESO_CRD_DIR=" + crds});
+  cluster.kubectl_here({"apply", "-f", "-"}, manifest("external-secrets.io/v1", "compat"));
+  check_match_and_trigger(cluster, "external-secrets.io/v1");
+}
+
+}  // namespace eso::test
