@@ -7,6 +7,7 @@
 #include <rapidjson/stringbuffer.h>
 
 #include "cmd/exit_code.h"
+#include "cmd/inventory.h"
 #include "cmd/object_names.h"
 #include "cmd/table.h"
 #include "core/match.h"
@@ -15,18 +16,51 @@ namespace eso::cmd {
 namespace {
 
 void print_table(const std::vector<Match>& matches) {
-  Table table({"NAMESPACE", "NAME", "KEY", "FIELD", "STORE", "VERDICT"});
+  Table table({"NAMESPACE", "NAME", "KEY", "FIELD", "STORE", "VERDICT", "NOTES"});
   for (const auto& m : matches) {
-    table.add_row({m.object->ref.namespace_name, m.object->ref.name, m.key, m.field,
-                   m.store.kind + "/" + m.store.name, std::string(verdict_text(m.verdict))});
+    const ObjectRef& ref = m.object->ref;
+    table.add_row(
+        {ref.namespace_name, ref.namespace_name.empty() ? ref.kind + "/" + ref.name : ref.name,
+         m.key, m.field, m.store.kind + "/" + m.store.name, match_verdict_text(m), match_notes(m)});
   }
   table.print(stdout);
 }
 
-void print_json(const std::vector<Match>& matches, const std::vector<std::string>& keys,
+using JsonWriter = rapidjson::PrettyWriter<rapidjson::StringBuffer>;
+
+void write_match(JsonWriter& w, const Match& m) {
+  w.StartObject();
+  write_object_ref(w, m.object->ref);
+  w.Key("key");
+  w.String(m.key);
+  w.Key("field");
+  w.String(m.field);
+  w.Key("store");
+  w.StartObject();
+  w.Key("kind");
+  w.String(m.store.kind);
+  w.Key("name");
+  w.String(m.store.name);
+  w.EndObject();
+  w.Key("verdict");
+  w.String(match_verdict_text(m));
+  w.Key("willRefresh");
+  w.Bool(will_refresh(m.verdict));
+  w.Key("possible");
+  w.Bool(m.possible);
+  w.Key("usesGenerator");
+  w.Bool(m.object->uses_generator);
+  if (!m.object->owner_cluster_external_secret.empty()) {
+    w.Key("clusterExternalSecret");
+    w.String(m.object->owner_cluster_external_secret);
+  }
+  w.EndObject();
+}
+
+void print_json(const MatchResult& result, const std::vector<std::string>& keys,
                 const std::string& group_version) {
   rapidjson::StringBuffer buffer;
-  rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buffer);
+  JsonWriter w(buffer);
   w.SetIndent(' ', 2);
   w.StartObject();
   w.Key("apiVersion");
@@ -37,26 +71,17 @@ void print_json(const std::vector<Match>& matches, const std::vector<std::string
   w.EndArray();
   w.Key("matches");
   w.StartArray();
-  for (const auto& m : matches) {
+  for (const auto& m : result.matches) write_match(w, m);
+  w.EndArray();
+  w.Key("problems");
+  w.StartArray();
+  for (const auto& p : result.problems) {
     w.StartObject();
-    write_object_ref(w, m.object->ref);
-    w.Key("key");
-    w.String(m.key);
+    write_object_ref(w, p.object->ref);
     w.Key("field");
-    w.String(m.field);
-    w.Key("store");
-    w.StartObject();
-    w.Key("kind");
-    w.String(m.store.kind);
-    w.Key("name");
-    w.String(m.store.name);
-    w.EndObject();
-    w.Key("verdict");
-    w.String(std::string(verdict_text(m.verdict)));
-    w.Key("willRefresh");
-    w.Bool(will_refresh(m.verdict));
-    w.Key("usesGenerator");
-    w.Bool(m.object->uses_generator);
+    w.String(p.field);
+    w.Key("message");
+    w.String(p.message);
     w.EndObject();
   }
   w.EndArray();
@@ -86,31 +111,32 @@ CLI::App* add_match_command(CLI::App& app, MatchOptions& options) {
 int run_match(const GlobalOptions& global, const MatchOptions& options) {
   auto client = connect_or_report(global);
   if (!client) return kExitUsage;
-  auto objects = client->list_external_secrets(list_scope(global, *client));
-  if (!objects) {
-    print_error(objects.error());
+  auto inventory = load_inventory(global, *client);
+  if (!inventory) {
+    print_error(inventory.error());
     return kExitUsage;
   }
-  const auto matches = match_keys(*objects, options.keys);
+  const auto result = match_keys(inventory->objects, options.keys);
+  warn_problems(result.problems);
   switch (options.output) {
     case OutputFormat::kJson:
-      print_json(matches, options.keys, client->group_version());
+      print_json(result, options.keys, client->group_version());
       break;
     case OutputFormat::kName:
-      print_names(matches);
+      print_names(result.matches);
       break;
     case OutputFormat::kTable:
-      if (matches.empty()) {
+      if (result.matches.empty()) {
         fmt::print(stderr, "No ExternalSecret in {} references {}.\n",
                    global.all_namespaces ? std::string("any namespace")
                                          : "namespace " + client->config().namespace_name,
                    fmt::join(options.keys, ", "));
       } else {
-        print_table(matches);
+        print_table(result.matches);
       }
       break;
   }
-  return matches.empty() ? kExitNoMatch : kExitOk;
+  return result.matches.empty() ? kExitNoMatch : kExitOk;
 }
 
 }  // namespace eso::cmd

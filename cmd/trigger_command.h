@@ -15,6 +15,8 @@ struct TriggerCommandOptions {
   bool dry_run = false;
   bool force = false;
   bool require_match = false;
+  bool include_possible = false;
+  bool patch_children = false;
   int concurrency = 16;
   OutputFormat output = OutputFormat::kTable;
 };

@@ -8,7 +8,7 @@ _eso_updater() {
   local global_opts="--kubeconfig --context -n --namespace -A --all-namespaces -l --selector --chunk-size -h --help"
   local commands="match trigger version"
   local match_opts="-k --key -o --output -h --help"
-  local trigger_opts="-k --key --annotation --dry-run --force --require-match --concurrency -o --output -h --help"
+  local trigger_opts="-k --key --annotation --dry-run --force --include-possible --patch-children --require-match --concurrency -o --output -h --help"
 
   case $prev in
     --kubeconfig) _filedir; return ;;

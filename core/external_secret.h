@@ -39,6 +39,18 @@ struct RemoteKeyRef {
   StoreRef store;     ///< the entry's sourceRef.storeRef, else spec.secretStoreRef
 };
 
+/// A `spec.dataFrom[i].find`: selects every remote key under `path` whose name matches
+/// `name_regexp` (Go/RE2 syntax). Tags cannot be decided from a key alone.
+struct FindRef {
+  std::string field;  ///< e.g. `spec.dataFrom[1].find`
+  StoreRef store;
+  bool has_path = false;
+  std::string path;
+  bool has_name_regexp = false;
+  std::string name_regexp;
+  bool has_tags = false;
+};
+
 /// The part of an ExternalSecret that matching and triggering need; nothing else is kept.
 struct ExternalSecret {
   ObjectRef ref;
@@ -49,6 +61,9 @@ struct ExternalSecret {
   /// `status.syncedResourceVersion`; empty while ESO has never synced the object.
   std::string synced_resource_version;
   std::vector<RemoteKeyRef> remote_keys;
+  std::vector<FindRef> finds;
+  /// The ClusterExternalSecret that owns this object (ESO generated it), or empty.
+  std::string owner_cluster_external_secret;
   /// Some entry uses `sourceRef.generatorRef`: a refresh regenerates its value.
   bool uses_generator = false;
 };
@@ -56,5 +71,10 @@ struct ExternalSecret {
 /// Reads an ExternalSecret from its JSON form (an item of a LIST or a GET). Errors name the
 /// object and field that could not be understood.
 Result<ExternalSecret> parse_external_secret(const rapidjson::Value& object);
+
+/// Reads a ClusterExternalSecret: its `spec.externalSecretSpec` is the template of the
+/// ExternalSecrets it generates, so it is matched like one. `ref.kind` is ClusterExternalSecret,
+/// fields are reported under `spec.externalSecretSpec`.
+Result<ExternalSecret> parse_cluster_external_secret(const rapidjson::Value& object);
 
 }  // namespace eso

@@ -30,6 +30,11 @@ class KubeApi {
   /// Every ExternalSecret in scope, following `continue` tokens to the end.
   virtual Result<std::vector<ExternalSecret>> list_external_secrets(const ListScope& scope) = 0;
 
+  /// Every ClusterExternalSecret (cluster-scoped; the label selector applies), parsed as the
+  /// template it generates ExternalSecrets from.
+  virtual Result<std::vector<ExternalSecret>> list_cluster_external_secrets(
+      const ListScope& scope) = 0;
+
   /// Sets one annotation on `target` with a JSON merge patch, leaving everything else alone.
   virtual Result<PatchOutcome> patch_annotation(const ObjectRef& target, std::string_view key,
                                                 std::string_view value) = 0;

@@ -1,28 +1,81 @@
 #include "core/trigger_plan.h"
 
+#include <algorithm>
 #include <ctime>
 #include <map>
 
 #include <fmt/format.h>
 
 namespace eso {
+namespace {
+
+// Where a match's patch goes: the object itself, or the ClusterExternalSecret that owns it.
+struct Destination {
+  ObjectRef target;
+  std::string annotation;
+  bool via_parent = false;
+};
+
+Destination destination_of(const Match& m, const TriggerOptions& options) {
+  const ExternalSecret& es = *m.object;
+  if (es.ref.kind == "ClusterExternalSecret") {
+    return {es.ref, std::string(kClusterForceSyncAnnotation), false};
+  }
+  if (!es.owner_cluster_external_secret.empty() && !options.patch_children) {
+    return {ObjectRef{"ClusterExternalSecret", "", es.owner_cluster_external_secret},
+            std::string(kClusterForceSyncAnnotation), true};
+  }
+  return {es.ref, options.annotation, false};
+}
+
+template <typename T, typename Make>
+T& entry_for(std::vector<T>& list, std::map<ObjectRef, size_t>& index, const ObjectRef& key,
+             Make make) {
+  auto [it, added] = index.try_emplace(key, list.size());
+  if (added) list.push_back(make());
+  return list[it->second];
+}
+
+}  // namespace
+
+std::string skip_text(const SkippedObject& skipped) {
+  if (skipped.reason == SkipReason::kPossibleOnly) {
+    return "possible (find.tags); --include-possible patches it";
+  }
+  return fmt::format("{}; --force patches it anyway", verdict_text(skipped.verdict));
+}
 
 TriggerPlan plan_trigger(const std::vector<Match>& matches, const TriggerOptions& options) {
-  TriggerPlan plan{options.annotation, options.value, {}, {}};
+  TriggerPlan plan{options.value, {}, {}};
   std::map<ObjectRef, size_t> patch_index;
   std::map<ObjectRef, size_t> skip_index;
   for (const auto& m : matches) {
-    const ObjectRef& target = m.object->ref;
-    if (options.force || will_refresh(m.verdict)) {
-      auto [it, added] = patch_index.try_emplace(target, plan.patches.size());
-      if (added) plan.patches.push_back(PlannedPatch{target, m.verdict, {}});
-      plan.patches[it->second].reasons.push_back(m);
+    const ObjectRef& own = m.object->ref;
+    if (m.possible && !options.include_possible) {
+      entry_for(plan.skipped, skip_index, own, [&] {
+        return SkippedObject{own, SkipReason::kPossibleOnly, m.verdict, {}};
+      }).reasons.push_back(m);
       continue;
     }
-    auto [it, added] = skip_index.try_emplace(target, plan.skipped.size());
-    if (added) plan.skipped.push_back(SkippedObject{target, m.verdict, {}});
-    plan.skipped[it->second].reasons.push_back(m);
+    if (!options.force && !will_refresh(m.verdict)) {
+      entry_for(plan.skipped, skip_index, own, [&] {
+        return SkippedObject{own, SkipReason::kWillNotRefresh, m.verdict, {}};
+      }).reasons.push_back(m);
+      continue;
+    }
+    const Destination dest = destination_of(m, options);
+    auto& patch = entry_for(plan.patches, patch_index, dest.target, [&] {
+      return PlannedPatch{dest.target, dest.annotation, m.verdict, {}, {}};
+    });
+    patch.reasons.push_back(m);
+    if (dest.via_parent &&
+        std::find(patch.children.begin(), patch.children.end(), own) == patch.children.end()) {
+      patch.children.push_back(own);
+    }
   }
+  // A skip is moot when the same object is patched for another reason.
+  std::erase_if(plan.skipped,
+                [&](const SkippedObject& s) { return patch_index.count(s.target) != 0; });
   return plan;
 }
 

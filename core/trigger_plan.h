@@ -11,35 +11,52 @@ namespace eso {
 /// The annotation ESO documents for forcing a sync (`kubectl annotate es NAME force-sync=...`).
 inline constexpr std::string_view kDefaultTriggerAnnotation = "force-sync";
 
+/// The annotation ESO (>= v0.20) copies from a ClusterExternalSecret onto all its children.
+inline constexpr std::string_view kClusterForceSyncAnnotation = "external-secrets.io/force-sync";
+
 struct TriggerOptions {
   std::string annotation{kDefaultTriggerAnnotation};
-  std::string value;   ///< unique per trigger; see trigger_stamp()
-  bool force = false;  ///< patch objects ESO will ignore the nudge on, too
+  std::string value;              ///< unique per trigger; see trigger_stamp()
+  bool force = false;             ///< patch objects ESO will ignore the nudge on, too
+  bool include_possible = false;  ///< patch objects that only `find.tags` may select
+  /// Patch a ClusterExternalSecret's children directly (ESO < v0.20) instead of the parent.
+  bool patch_children = false;
 };
 
 /// One object to patch, with every match that led to it.
 struct PlannedPatch {
   ObjectRef target;
+  std::string annotation;
   MatchVerdict verdict = MatchVerdict::kWillRefresh;
   std::vector<Match> reasons;
+  /// For a ClusterExternalSecret: the generated ExternalSecrets whose matches led here.
+  std::vector<ObjectRef> children;
 };
 
-/// One object that matched but is not patched, and why.
+/// Why a matched object is not patched.
+enum class SkipReason { kWillNotRefresh, kPossibleOnly };
+
+/// One object that matched but is not patched.
 struct SkippedObject {
   ObjectRef target;
+  SkipReason reason = SkipReason::kWillNotRefresh;
   MatchVerdict verdict = MatchVerdict::kWillRefresh;
   std::vector<Match> reasons;
 };
 
+/// Human text for a skipped object, with the flag that would patch it.
+std::string skip_text(const SkippedObject& skipped);
+
 struct TriggerPlan {
-  std::string annotation;
   std::string value;
   std::vector<PlannedPatch> patches;  ///< one per object, in first-match order
   std::vector<SkippedObject> skipped;
 };
 
-/// Groups matches per object (one patch per object however many fields matched) and skips
-/// objects ESO would not refresh unless `options.force`.
+/// Groups matches per object (one patch per object however many fields matched); routes matches
+/// on a ClusterExternalSecret's children to the parent (ESO reverts annotations on children);
+/// skips objects ESO would not refresh unless `force`, and possible matches unless
+/// `include_possible`.
 TriggerPlan plan_trigger(const std::vector<Match>& matches, const TriggerOptions& options);
 
 /// RFC 3339 UTC with nanoseconds, e.g. `2026-11-28T02:05:44.123456789Z`: never repeats within

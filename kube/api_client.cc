@@ -178,9 +178,10 @@ Result<HttpResponse> ApiClient::send_with_retry(const HttpRequest& request, cons
   }
 }
 
-Result<std::string> ApiClient::list_page(const ListScope& scope, const std::string& continue_token,
+Result<std::string> ApiClient::list_page(const Collection& collection, const ListScope& scope,
+                                         const std::string& continue_token,
                                          std::vector<ExternalSecret>& out) {
-  std::string path = resource_path(group_version_, scope.namespace_name, "externalsecrets");
+  std::string path = resource_path(group_version_, scope.namespace_name, collection.resource);
   std::vector<std::string> query;
   if (scope.page_size > 0) query.push_back(fmt::format("limit={}", scope.page_size));
   if (!continue_token.empty()) query.push_back("continue=" + url_escape(continue_token));
@@ -190,21 +191,21 @@ Result<std::string> ApiClient::list_page(const ListScope& scope, const std::stri
   if (!query.empty()) path += "?" + fmt::format("{}", fmt::join(query, "&"));
 
   auto response = send_with_retry(HttpRequest{"GET", path, "", "", std::chrono::seconds(60)},
-                                  Intent{"list", "externalsecrets", scope.namespace_name, ""});
+                                  Intent{"list", collection.resource, scope.namespace_name, ""});
   if (!response) return response.error();
   rapidjson::Document doc;
   doc.ParseInsitu(response->body.data());
   if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("items") ||
       !doc["items"].IsArray()) {
-    return Error{ErrorCode::kServer, "LIST externalsecrets returned a body that is not a list"};
+    return Error{ErrorCode::kServer,
+                 fmt::format("LIST {} returned a body that is not a list", collection.resource)};
   }
   for (const auto& item : doc["items"].GetArray()) {
-    auto es = parse_external_secret(item);
+    auto es = collection.parse(item);
     if (!es) {
       fmt::print(stderr, "warning: skipping {}\n", es.error().message);
       continue;
     }
-    es->ref.kind = "ExternalSecret";
     out.push_back(std::move(*es));
   }
   const auto metadata = doc.FindMember("metadata");
@@ -214,22 +215,35 @@ Result<std::string> ApiClient::list_page(const ListScope& scope, const std::stri
   return std::string(token->value.GetString(), token->value.GetStringLength());
 }
 
-Result<std::vector<ExternalSecret>> ApiClient::list_external_secrets(const ListScope& scope) {
+Result<std::vector<ExternalSecret>> ApiClient::list_all(const Collection& collection,
+                                                        const ListScope& scope) {
   std::vector<ExternalSecret> out;
   std::string token;
   do {
-    auto next = list_page(scope, token, out);
+    auto next = list_page(collection, scope, token, out);
     if (!next && next.error().code == ErrorCode::kGone && !token.empty()) {
       // The continue token expired (etcd compacted): start over with one full list.
       out.clear();
       ListScope full = scope;
       full.page_size = 0;
-      next = list_page(full, "", out);
+      next = list_page(collection, full, "", out);
     }
     if (!next) return next.error();
     token = std::move(*next);
   } while (!token.empty());
   return out;
+}
+
+Result<std::vector<ExternalSecret>> ApiClient::list_external_secrets(const ListScope& scope) {
+  return list_all(Collection{"externalsecrets", parse_external_secret}, scope);
+}
+
+Result<std::vector<ExternalSecret>> ApiClient::list_cluster_external_secrets(
+    const ListScope& scope) {
+  ListScope cluster_scope = scope;
+  cluster_scope.namespace_name.clear();
+  return list_all(Collection{"clusterexternalsecrets", parse_cluster_external_secret},
+                  cluster_scope);
 }
 
 Result<PatchOutcome> ApiClient::patch_annotation(const ObjectRef& target, std::string_view key,

@@ -3,6 +3,8 @@
 #include <memory>
 #include <string>
 
+#include <rapidjson/document.h>
+
 #include "core/kube_api.h"
 #include "kube/http_transport.h"
 
@@ -17,6 +19,8 @@ class ApiClient final : public KubeApi {
   static Result<std::unique_ptr<ApiClient>> connect(ClientConfig config);
 
   Result<std::vector<ExternalSecret>> list_external_secrets(const ListScope& scope) override;
+  Result<std::vector<ExternalSecret>> list_cluster_external_secrets(
+      const ListScope& scope) override;
   Result<PatchOutcome> patch_annotation(const ObjectRef& target, std::string_view key,
                                         std::string_view value) override;
 
@@ -35,7 +39,15 @@ class ApiClient final : public KubeApi {
     std::string name;
   };
   Result<HttpResponse> send_with_retry(const HttpRequest& request, const Intent& intent);
-  Result<std::string> list_page(const ListScope& scope, const std::string& continue_token,
+  /// Which collection to list and how to read its items.
+  struct Collection {
+    std::string resource;
+    Result<ExternalSecret> (*parse)(const rapidjson::Value&);
+  };
+  Result<std::vector<ExternalSecret>> list_all(const Collection& collection,
+                                               const ListScope& scope);
+  Result<std::string> list_page(const Collection& collection, const ListScope& scope,
+                                const std::string& continue_token,
                                 std::vector<ExternalSecret>& out);
 
   std::unique_ptr<HttpTransport> transport_;

@@ -49,8 +49,8 @@ std::string manifest(const std::string& api_version, const std::string& ns) {
 
 // match and trigger against `cluster`, expecting `group_version` to be discovered.
 void check_match_and_trigger(const ExtraCluster& cluster, const std::string& group_version) {
-  const auto match =
-      eso_updater({"--kubeconfig", cluster.kubeconfig(), "match", "-A", "-k", "/compat/db", "-o", "json"});
+  const auto match = eso_updater(
+      {"--kubeconfig", cluster.kubeconfig(), "match", "-A", "-k", "/compat/db", "-o", "json"});
   INFO(match.err);
   REQUIRE(match.exit_code == 0);
   rapidjson::Document doc;
@@ -59,13 +59,14 @@ void check_match_and_trigger(const ExtraCluster& cluster, const std::string& gro
   CHECK(std::string(doc["apiVersion"].GetString()) == group_version);
   CHECK(doc["matches"].Size() == 2);
 
-  const auto trigger =
-      eso_updater({"--kubeconfig", cluster.kubeconfig(), "trigger", "-n", "compat", "-k", "/compat/db"});
+  const auto trigger = eso_updater(
+      {"--kubeconfig", cluster.kubeconfig(), "trigger", "-n", "compat", "-k", "/compat/db"});
   INFO(trigger.err);
   CHECK(trigger.exit_code == 0);
   const auto value = cluster.kubectl_here(
-      {"get", "externalsecrets." + group_version.substr(group_version.find('/') + 1) +
-                  ".external-secrets.io",
+      {"get",
+       "externalsecrets." + group_version.substr(group_version.find('/') + 1) +
+           ".external-secrets.io",
        "db", "-n", "compat", "-o", "jsonpath={.metadata.annotations.force-sync}"});
   CHECK(value.size() == 30);
 }

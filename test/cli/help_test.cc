@@ -76,10 +76,10 @@ TEST_CASE("the man page documents every flag --help lists") {
 }
 
 TEST_CASE("the committed man page is generated from its source") {
-  const auto r = run_process({"sh", "-c",
-                              "scdoc < '" + std::string(ESO_SOURCE_DIR) +
-                                  "/man/eso-updater.1.scd' | cmp - '" + ESO_SOURCE_DIR +
-                                  "/man/eso-updater.1'"});
+  const auto r =
+      run_process({"sh", "-c",
+                   "scdoc < '" + std::string(ESO_SOURCE_DIR) + "/man/eso-updater.1.scd' | cmp - '" +
+                       ESO_SOURCE_DIR + "/man/eso-updater.1'"});
   INFO(r.out, r.err);
   CHECK(r.exit_code == 0);
 }

@@ -41,6 +41,9 @@ class FakeKube final : public KubeApi {
   Result<std::vector<ExternalSecret>> list_external_secrets(const ListScope&) override {
     return sample_objects();
   }
+  Result<std::vector<ExternalSecret>> list_cluster_external_secrets(const ListScope&) override {
+    return std::vector<ExternalSecret>{};
+  }
   Result<PatchOutcome> patch_annotation(const ObjectRef& target, std::string_view key,
                                         std::string_view value) override {
     const int now = ++in_flight;
@@ -59,8 +62,8 @@ class FakeKube final : public KubeApi {
 
 TEST_CASE("the plan patches each object once and skips those ESO will not refresh") {
   const auto objects = sample_objects();
-  const auto plan =
-      plan_trigger(match_keys(objects, {"/k1", "/k2"}), TriggerOptions{"force-sync", "v1", false});
+  const auto plan = plan_trigger(match_keys(objects, {"/k1", "/k2"}).matches,
+                                 TriggerOptions{"force-sync", "v1", false, false, false});
   REQUIRE(plan.patches.size() == 1);
   CHECK(plan.patches[0].target.name == "both");
   CHECK(plan.patches[0].reasons.size() == 2);
@@ -73,8 +76,8 @@ TEST_CASE("the plan patches each object once and skips those ESO will not refres
 
 TEST_CASE("--force plans patches for objects ESO would ignore") {
   const auto objects = sample_objects();
-  const auto plan =
-      plan_trigger(match_keys(objects, {"/k1", "/k2"}), TriggerOptions{"x", "v", true});
+  const auto plan = plan_trigger(match_keys(objects, {"/k1", "/k2"}).matches,
+                                 TriggerOptions{"x", "v", true, false, false});
   CHECK(plan.patches.size() == 3);
   CHECK(plan.skipped.empty());
 }
@@ -92,10 +95,12 @@ TEST_CASE("trigger stamps are RFC 3339 UTC with nanoseconds") {
 TEST_CASE("patches run with bounded concurrency and one failure does not stop the others") {
   FakeKube kube;
   kube.fail = {"o3"};
-  TriggerPlan plan{"force-sync", "stamp", {}, {}};
+  TriggerPlan plan{"stamp", {}, {}};
   for (int i = 0; i < 20; ++i) {
     plan.patches.push_back(PlannedPatch{ObjectRef{"ExternalSecret", "ns", "o" + std::to_string(i)},
+                                        "force-sync",
                                         MatchVerdict::kWillRefresh,
+                                        {},
                                         {}});
   }
   const auto results = run_patches(kube, plan, 4);
@@ -114,14 +119,64 @@ TEST_CASE("patches run with bounded concurrency and one failure does not stop th
 
 TEST_CASE("a concurrency of one patches sequentially") {
   FakeKube kube;
-  TriggerPlan plan{"a", "b", {}, {}};
+  TriggerPlan plan{"b", {}, {}};
   for (int i = 0; i < 5; ++i) {
-    plan.patches.push_back(PlannedPatch{
-        ObjectRef{"ExternalSecret", "ns", std::to_string(i)}, MatchVerdict::kWillRefresh, {}});
+    plan.patches.push_back(PlannedPatch{ObjectRef{"ExternalSecret", "ns", std::to_string(i)},
+                                        "a",
+                                        MatchVerdict::kWillRefresh,
+                                        {},
+                                        {}});
   }
   const auto results = run_patches(kube, plan, 1);
   CHECK(kube.peak == 1);
   CHECK(kube.patched == std::vector<std::string>{"0:a=b", "1:a=b", "2:a=b", "3:a=b", "4:a=b"});
+}
+
+}  // namespace eso
+
+namespace eso {
+
+TEST_CASE("matches on a ClusterExternalSecret's children patch the parent once") {
+  const std::vector<ExternalSecret> objects{
+      test::es_from_json(R"({"metadata": {"namespace": "a", "name": "db",
+        "ownerReferences": [{"kind": "ClusterExternalSecret", "name": "shared"}]},
+        "spec": {"data": [{"remoteRef": {"key": "/k"}}]}})"),
+      test::es_from_json(R"({"metadata": {"namespace": "b", "name": "db",
+        "ownerReferences": [{"kind": "ClusterExternalSecret", "name": "shared"}]},
+        "spec": {"data": [{"remoteRef": {"key": "/k"}}]}})"),
+      test::es_from_json(R"({"metadata": {"namespace": "c", "name": "own"},
+        "spec": {"data": [{"remoteRef": {"key": "/k"}}]}})"),
+  };
+  const auto matches = match_keys(objects, {"/k"}).matches;
+  const auto plan = plan_trigger(matches, TriggerOptions{"force-sync", "v", false, false, false});
+  REQUIRE(plan.patches.size() == 2);
+  CHECK(plan.patches[0].target == ObjectRef{"ClusterExternalSecret", "", "shared"});
+  CHECK(plan.patches[0].annotation == "external-secrets.io/force-sync");
+  REQUIRE(plan.patches[0].children.size() == 2);
+  CHECK(plan.patches[0].children[1] == ObjectRef{"ExternalSecret", "b", "db"});
+  CHECK(plan.patches[1].target == ObjectRef{"ExternalSecret", "c", "own"});
+  CHECK(plan.patches[1].annotation == "force-sync");
+
+  const auto legacy = plan_trigger(matches, TriggerOptions{"force-sync", "v", false, false, true});
+  REQUIRE(legacy.patches.size() == 3);
+  CHECK(legacy.patches[0].target == ObjectRef{"ExternalSecret", "a", "db"});
+  CHECK(legacy.patches[0].annotation == "force-sync");
+}
+
+TEST_CASE("possible matches are skipped unless --include-possible") {
+  const std::vector<ExternalSecret> objects{test::es_from_json(
+      R"({"metadata": {"namespace": "a", "name": "tags"},
+        "spec": {"dataFrom": [{"find": {"tags": {"env": "prod"}}}]}})")};
+  const auto matches = match_keys(objects, {"/k"}).matches;
+  const auto plan = plan_trigger(matches, TriggerOptions{"force-sync", "v", false, false, false});
+  CHECK(plan.patches.empty());
+  REQUIRE(plan.skipped.size() == 1);
+  CHECK(plan.skipped[0].reason == SkipReason::kPossibleOnly);
+  CHECK(skip_text(plan.skipped[0]).find("--include-possible") != std::string::npos);
+  const auto included =
+      plan_trigger(matches, TriggerOptions{"force-sync", "v", false, true, false});
+  CHECK(included.patches.size() == 1);
+  CHECK(included.skipped.empty());
 }
 
 }  // namespace eso
