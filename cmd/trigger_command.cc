@@ -1,5 +1,10 @@
 #include "cmd/trigger_command.h"
 
+#include <unistd.h>
+
+#include <cstdlib>
+#include <thread>
+
 #include <fmt/format.h>
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
@@ -8,6 +13,8 @@
 #include "cmd/inventory.h"
 #include "cmd/object_names.h"
 #include "cmd/table.h"
+#include "cmd/trigger_wait.h"
+#include "core/go_duration.h"
 #include "core/patch_runner.h"
 #include "core/trigger_plan.h"
 
@@ -110,8 +117,33 @@ void write_report(JsonWriter& w, const ObjectReport& r) {
   w.EndObject();
 }
 
+void write_waits(JsonWriter& w, const std::vector<WaitResult>& waits) {
+  w.Key("waits");
+  w.StartArray();
+  for (const auto& r : waits) {
+    w.StartObject();
+    write_object_ref(w, r.target.ref);
+    if (r.target.via != r.target.ref) {
+      w.Key("via");
+      w.StartObject();
+      write_object_ref(w, r.target.via);
+      w.EndObject();
+    }
+    w.Key("result");
+    w.String(wait_result_text(r.outcome));
+    w.Key("elapsedSeconds");
+    w.Double(static_cast<double>(r.elapsed.count()) / 1000.0);
+    if (r.outcome != SyncOutcome::kSynced) {
+      w.Key("detail");
+      w.String(r.detail);
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
 void print_json(const std::vector<ObjectReport>& reports, const TriggerPlan& plan, bool dry_run,
-                const std::vector<MatchProblem>& problems) {
+                const std::vector<MatchProblem>& problems, const std::vector<WaitResult>* waits) {
   rapidjson::StringBuffer buffer;
   JsonWriter w(buffer);
   w.SetIndent(' ', 2);
@@ -136,15 +168,17 @@ void print_json(const std::vector<ObjectReport>& reports, const TriggerPlan& pla
     w.EndObject();
   }
   w.EndArray();
+  if (waits != nullptr) write_waits(w, *waits);
   w.EndObject();
   fmt::print("{}\n", buffer.GetString());
 }
 
 void print_report(const std::vector<ObjectReport>& reports, const TriggerPlan& plan,
-                  const TriggerCommandOptions& options, const std::vector<MatchProblem>& problems) {
+                  const TriggerCommandOptions& options, const std::vector<MatchProblem>& problems,
+                  const std::vector<WaitResult>* waits) {
   switch (options.output) {
     case OutputFormat::kJson:
-      print_json(reports, plan, options.dry_run, problems);
+      print_json(reports, plan, options.dry_run, problems, waits);
       return;
     case OutputFormat::kName:
       for (const auto& r : reports) {
@@ -155,6 +189,10 @@ void print_report(const std::vector<ObjectReport>& reports, const TriggerPlan& p
       return;
     case OutputFormat::kTable:
       if (!reports.empty()) print_table(reports, plan);
+      if (waits != nullptr && !waits->empty()) {
+        fmt::print("\n");
+        print_wait_table(*waits);
+      }
       return;
   }
 }
@@ -189,11 +227,74 @@ CLI::App* add_trigger_command(CLI::App& app, TriggerCommandOptions& options) {
   cmd->add_option("--concurrency", options.concurrency, "Patches in flight at once")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
+  cmd->add_flag(
+      "--wait", options.wait,
+      "Wait until ESO has synced every patched object; exit 4 on a sync error or timeout");
+  cmd->add_option("--timeout", options.timeout, "How long --wait waits (Go duration)")
+      ->capture_default_str();
+  cmd->add_option("--repeat-after", options.repeat_after,
+                  "Patch again after this delay, for caches between ESO and the provider "
+                  "(ENABLE_CACHE_BUSTER=true uses CACHE_BUSTER_WAIT_INTERVAL, default 2s)");
   add_output_option(*cmd, options.output);
   return cmd;
 }
 
+namespace {
+
+// --repeat-after, or the original tool's ENABLE_CACHE_BUSTER / CACHE_BUSTER_WAIT_INTERVAL
+// (a Go duration, or bare seconds as the original took it).
+Result<std::chrono::nanoseconds> repeat_delay(const TriggerCommandOptions& options) {
+  std::string text = options.repeat_after;
+  const char* enabled = std::getenv("ENABLE_CACHE_BUSTER");
+  if (text.empty() && enabled != nullptr && std::string_view(enabled) == "true") {
+    const char* interval = std::getenv("CACHE_BUSTER_WAIT_INTERVAL");
+    text = interval != nullptr && *interval != '\0' ? interval : "2s";
+    if (text.find_first_not_of("0123456789") == std::string::npos) text += "s";
+  }
+  if (text.empty()) return std::chrono::nanoseconds(0);
+  auto delay = parse_go_duration(text);
+  if (!delay) return Error{ErrorCode::kInvalidArgument, "--repeat-after: " + delay.error().message};
+  if (delay->count() < 0) return Error{ErrorCode::kInvalidArgument, "--repeat-after is negative"};
+  return delay;
+}
+
+// Patches, then (cache buster) patches again with a fresh value after `delay`; an object counts
+// as patched only when every round succeeded.
+std::vector<PatchResult> patch_rounds(kube::ApiClient& client, TriggerPlan& plan,
+                                      const TriggerCommandOptions& options,
+                                      std::chrono::nanoseconds delay) {
+  auto results = run_patches(client, plan, options.concurrency);
+  if (delay.count() == 0 || plan.patches.empty()) return results;
+  std::this_thread::sleep_for(delay);
+  plan.value = trigger_stamp(std::chrono::system_clock::now());
+  auto again = run_patches(client, plan, options.concurrency);
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (results[i].outcome) results[i] = std::move(again[i]);
+  }
+  return results;
+}
+
+int exit_code_for(const std::vector<ObjectReport>& reports, const std::vector<WaitResult>& waits) {
+  const bool any_failed = std::any_of(reports.begin(), reports.end(),
+                                      [](const ObjectReport& r) { return r.result == "failed"; });
+  if (any_failed) return kExitPartial;
+  const bool all_synced = std::all_of(waits.begin(), waits.end(), [](const WaitResult& w) {
+    return w.outcome == SyncOutcome::kSynced;
+  });
+  return all_synced ? kExitOk : kExitWaitFailed;
+}
+
+}  // namespace
+
 int run_trigger(const GlobalOptions& global, const TriggerCommandOptions& options) {
+  const auto delay = repeat_delay(options);
+  const auto timeout = parse_go_duration(options.timeout);
+  if (!delay || !timeout) {
+    print_error(!delay
+                    ? delay.error()
+                    : Error{ErrorCode::kInvalidArgument, "--timeout: " + timeout.error().message});
+    return kExitUsage;
+  }
   auto client = connect_or_report(global);
   if (!client) return kExitUsage;
   auto inventory = load_inventory(global, *client);
@@ -209,21 +310,33 @@ int run_trigger(const GlobalOptions& global, const TriggerCommandOptions& option
   plan_options.force = options.force;
   plan_options.include_possible = options.include_possible;
   plan_options.patch_children = options.patch_children;
-  const TriggerPlan plan = plan_trigger(matched.matches, plan_options);
+  TriggerPlan plan = plan_trigger(matched.matches, plan_options);
+  const auto started = std::chrono::steady_clock::now();
   std::vector<PatchResult> results;
-  if (!options.dry_run) results = run_patches(*client, plan, options.concurrency);
+  if (!options.dry_run) results = patch_rounds(*client, plan, options, *delay);
   const auto reports = build_reports(plan, results, options.dry_run);
   warn_about(reports);
-  print_report(reports, plan, options, matched.problems);
+
+  std::vector<WaitResult> waits;
+  if (options.wait && !options.dry_run) {
+    auto targets = wait_targets(plan, results, waits);
+    if (isatty(STDERR_FILENO) != 0 && !targets.empty()) {
+      fmt::print(stderr, "waiting for ESO to sync {} ExternalSecret(s), up to {}...\n",
+                 targets.size(), options.timeout);
+    }
+    auto answered = wait_for_sync(*client, targets, started,
+                                  std::chrono::duration_cast<std::chrono::milliseconds>(*timeout),
+                                  std::chrono::milliseconds(500), system_clock());
+    waits.insert(waits.end(), answered.begin(), answered.end());
+  }
+  print_report(reports, plan, options, matched.problems, options.wait ? &waits : nullptr);
 
   if (reports.empty()) {
     fmt::print(stderr, "No ExternalSecret references {}; nothing to trigger.\n",
                fmt::join(options.keys, ", "));
     return options.require_match ? kExitNoMatch : kExitOk;
   }
-  const bool any_failed = std::any_of(reports.begin(), reports.end(),
-                                      [](const ObjectReport& r) { return r.result == "failed"; });
-  return any_failed ? kExitPartial : kExitOk;
+  return exit_code_for(reports, waits);
 }
 
 }  // namespace eso::cmd

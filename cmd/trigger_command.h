@@ -18,6 +18,9 @@ struct TriggerCommandOptions {
   bool include_possible = false;
   bool patch_children = false;
   int concurrency = 16;
+  bool wait = false;
+  std::string timeout = "2m";
+  std::string repeat_after;  ///< "" or a duration: patch again after it (cache buster)
   OutputFormat output = OutputFormat::kTable;
 };
 

@@ -8,7 +8,7 @@ _eso_updater() {
   local global_opts="--kubeconfig --context -n --namespace -A --all-namespaces -l --selector --chunk-size -h --help"
   local commands="match trigger version"
   local match_opts="-k --key -o --output -h --help"
-  local trigger_opts="-k --key --annotation --dry-run --force --include-possible --patch-children --require-match --concurrency -o --output -h --help"
+  local trigger_opts="-k --key --annotation --dry-run --force --include-possible --patch-children --require-match --concurrency --wait --timeout --repeat-after -o --output -h --help"
 
   case $prev in
     --kubeconfig) _filedir; return ;;
@@ -19,7 +19,7 @@ _eso_updater() {
     -n | --namespace)
       COMPREPLY=($(compgen -W "$(kubectl get namespaces -o name 2>/dev/null | sed 's|^namespace/||')" -- "$cur"))
       return ;;
-    -k | --key | -l | --selector | --chunk-size | --annotation | --concurrency) return ;;
+    -k | --key | -l | --selector | --chunk-size | --annotation | --concurrency | --timeout | --repeat-after) return ;;
   esac
 
   local command="" w

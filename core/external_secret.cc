@@ -144,8 +144,10 @@ Result<ExternalSecret> parse_external_secret(const rapidjson::Value& object) {
   es.ref.name = string_member(*metadata, "name");
   es.resource_version = string_member(*metadata, "resourceVersion");
   const auto* status = member(object, "status");
-  if (status != nullptr)
+  if (status != nullptr) {
     es.synced_resource_version = string_member(*status, "syncedResourceVersion");
+    es.ready = parse_ready_condition(*status);
+  }
 
   es.owner_cluster_external_secret = owner_of_kind(*metadata, "ClusterExternalSecret");
 
@@ -153,6 +155,17 @@ Result<ExternalSecret> parse_external_secret(const rapidjson::Value& object) {
   if (spec == nullptr || !spec->IsObject()) return es;
   if (auto read = read_spec(*spec, "spec", es); !read) return read.error();
   return es;
+}
+
+std::optional<ReadyCondition> parse_ready_condition(const rapidjson::Value& status) {
+  const auto* conditions = member(status, "conditions");
+  if (conditions == nullptr || !conditions->IsArray()) return std::nullopt;
+  for (const auto& c : conditions->GetArray()) {
+    if (string_member(c, "type") != "Ready") continue;
+    return ReadyCondition{string_member(c, "status"), string_member(c, "reason"),
+                          string_member(c, "message"), string_member(c, "lastTransitionTime")};
+  }
+  return std::nullopt;
 }
 
 Result<ExternalSecret> parse_cluster_external_secret(const rapidjson::Value& object) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,6 +28,16 @@ struct StoreRef {
   std::string kind = "SecretStore";
 
   bool operator==(const StoreRef&) const = default;
+};
+
+/// The `Ready` condition ESO writes on an ExternalSecret.
+struct ReadyCondition {
+  std::string status;  ///< "True", "False", "Unknown"
+  std::string reason;  ///< e.g. SecretSynced, SecretSyncedError
+  std::string message;
+  std::string last_transition_time;
+
+  bool operator==(const ReadyCondition&) const = default;
 };
 
 /// `spec.refreshPolicy`; unset means Periodic.
@@ -62,6 +73,8 @@ struct ExternalSecret {
   std::string synced_resource_version;
   std::vector<RemoteKeyRef> remote_keys;
   std::vector<FindRef> finds;
+  /// `status.conditions[type=Ready]`, to tell a new sync error from an old one.
+  std::optional<ReadyCondition> ready;
   /// The ClusterExternalSecret that owns this object (ESO generated it), or empty.
   std::string owner_cluster_external_secret;
   /// Some entry uses `sourceRef.generatorRef`: a refresh regenerates its value.
@@ -76,5 +89,8 @@ Result<ExternalSecret> parse_external_secret(const rapidjson::Value& object);
 /// ExternalSecrets it generates, so it is matched like one. `ref.kind` is ClusterExternalSecret,
 /// fields are reported under `spec.externalSecretSpec`.
 Result<ExternalSecret> parse_cluster_external_secret(const rapidjson::Value& object);
+
+/// `status.conditions[type=Ready]` of an ExternalSecret's JSON `status`, if present.
+std::optional<ReadyCondition> parse_ready_condition(const rapidjson::Value& status);
 
 }  // namespace eso

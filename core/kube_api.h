@@ -6,6 +6,7 @@
 
 #include "core/external_secret.h"
 #include "core/result.h"
+#include "core/sync_state.h"
 
 namespace eso {
 
@@ -34,6 +35,9 @@ class KubeApi {
   /// template it generates ExternalSecrets from.
   virtual Result<std::vector<ExternalSecret>> list_cluster_external_secrets(
       const ListScope& scope) = 0;
+
+  /// The sync state of one ExternalSecret (a GET).
+  virtual Result<SyncState> get_sync_state(const ObjectRef& target) = 0;
 
   /// Sets one annotation on `target` with a JSON merge patch, leaving everything else alone.
   virtual Result<PatchOutcome> patch_annotation(const ObjectRef& target, std::string_view key,

@@ -246,6 +246,21 @@ Result<std::vector<ExternalSecret>> ApiClient::list_cluster_external_secrets(
                   cluster_scope);
 }
 
+Result<SyncState> ApiClient::get_sync_state(const ObjectRef& target) {
+  const std::string path = resource_path(group_version_, target.namespace_name, "externalsecrets") +
+                           "/" + url_escape(target.name);
+  auto response =
+      send_with_retry(HttpRequest{"GET", path, "", "", std::chrono::seconds(30)},
+                      Intent{"get", "externalsecrets", target.namespace_name, target.name});
+  if (!response) return response.error();
+  rapidjson::Document doc;
+  doc.Parse(response->body.data(), response->body.size());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    return Error{ErrorCode::kServer, "GET externalsecrets returned a body that is not an object"};
+  }
+  return parse_sync_state(doc);
+}
+
 Result<PatchOutcome> ApiClient::patch_annotation(const ObjectRef& target, std::string_view key,
                                                  std::string_view value) {
   rapidjson::StringBuffer body;

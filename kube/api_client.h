@@ -21,6 +21,7 @@ class ApiClient final : public KubeApi {
   Result<std::vector<ExternalSecret>> list_external_secrets(const ListScope& scope) override;
   Result<std::vector<ExternalSecret>> list_cluster_external_secrets(
       const ListScope& scope) override;
+  Result<SyncState> get_sync_state(const ObjectRef& target) override;
   Result<PatchOutcome> patch_annotation(const ObjectRef& target, std::string_view key,
                                         std::string_view value) override;
 

@@ -14,8 +14,8 @@ bool contains(const std::string& haystack, const std::string& needle) {
 }
 
 std::string cluster_annotation(const std::string& ces, const std::string& key) {
-  return kubectl({"get", "clusterexternalsecret", ces, "-o",
-                  "jsonpath={.metadata.annotations." + key + "}"});
+  return kubectl(
+      {"get", "clusterexternalsecret", ces, "-o", "jsonpath={.metadata.annotations." + key + "}"});
 }
 
 std::string es_annotation(const std::string& ns, const std::string& name, const std::string& key) {
@@ -108,13 +108,16 @@ TEST_CASE("--patch-children patches generated ExternalSecrets, as for ESO before
 // Every find here is scoped under /team so that -A runs of other tests never see these objects.
 TEST_CASE("dataFrom.find matches by path and regexp; an invalid regexp is reported, not fatal") {
   const auto ns = unique_namespace("find");
-  kubectl({"apply", "-f", "-"},
-          external_secret_yaml(ns, "by-path", {}, "  dataFrom:\n  - find: {path: /team}\n") +
-              external_secret_yaml(ns, "by-regexp", {},
-                                   "  dataFrom:\n  - find: {name: {regexp: \"^/team/.*-db$\"}}\n") +
-              external_secret_yaml(ns, "by-tags", {}, "  dataFrom:\n  - find: {path: /team, tags: {env: prod}}\n") +
-              external_secret_yaml(ns, "broken", {}, "  dataFrom:\n  - find: {path: /team, name: {regexp: \"(\"}}\n") +
-              external_secret_yaml(ns, "elsewhere", {}, "  dataFrom:\n  - find: {path: /teams}\n"));
+  kubectl(
+      {"apply", "-f", "-"},
+      external_secret_yaml(ns, "by-path", {}, "  dataFrom:\n  - find: {path: /team}\n") +
+          external_secret_yaml(ns, "by-regexp", {},
+                               "  dataFrom:\n  - find: {name: {regexp: \"^/team/.*-db$\"}}\n") +
+          external_secret_yaml(ns, "by-tags", {},
+                               "  dataFrom:\n  - find: {path: /team, tags: {env: prod}}\n") +
+          external_secret_yaml(ns, "broken", {},
+                               "  dataFrom:\n  - find: {path: /team, name: {regexp: \"(\"}}\n") +
+          external_secret_yaml(ns, "elsewhere", {}, "  dataFrom:\n  - find: {path: /teams}\n"));
 
   const auto match = eso_updater({"match", "-n", ns, "-k", "team/orders-db", "-o", "json"});
   INFO(match.out, match.err);
@@ -141,8 +144,9 @@ TEST_CASE("dataFrom.find matches by path and regexp; an invalid regexp is report
   CHECK_FALSE(es_annotation(ns, "by-regexp", "force-sync").empty());
   CHECK(es_annotation(ns, "by-tags", "force-sync").empty());
   CHECK(contains(trigger.err, "--include-possible"));
-  REQUIRE(eso_updater({"trigger", "-n", ns, "-k", "/team/orders-db", "--include-possible"})
-              .exit_code == 0);
+  REQUIRE(
+      eso_updater({"trigger", "-n", ns, "-k", "/team/orders-db", "--include-possible"}).exit_code ==
+      0);
   CHECK_FALSE(es_annotation(ns, "by-tags", "force-sync").empty());
   CHECK(es_annotation(ns, "elsewhere", "force-sync").empty());
 }

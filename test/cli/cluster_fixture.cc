@@ -90,6 +90,32 @@ ProcessResult run_process(const std::vector<std::string>& argv,
   return result;
 }
 
+BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv) {
+  std::vector<std::string> copy = argv;
+  std::vector<char*> args;
+  for (auto& a : copy) args.push_back(a.data());
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  REQUIRE_MESSAGE(::posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), environ) == 0,
+                  "cannot run ", argv[0]);
+  pid_ = pid;
+}
+
+BackgroundProcess::~BackgroundProcess() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+}
+
+std::unique_ptr<BackgroundProcess> start_eso_player(const std::string& namespace_name) {
+  const char* player = std::getenv("ESO_TEST_ESO_PLAYER");
+  REQUIRE_MESSAGE(player != nullptr, "ESO_TEST_ESO_PLAYER is not set (scripts/test sets it)");
+  return std::make_unique<BackgroundProcess>(
+      std::vector<std::string>{player, "--kubeconfig", std::getenv("KUBECONFIG"), "--namespace",
+                               namespace_name, "--duration", "90s"});
+}
+
 ProcessResult eso_updater(const std::vector<std::string>& args,
                           const std::vector<std::string>& extra_env) {
   std::vector<std::string> argv{ESO_UPDATER_BINARY};

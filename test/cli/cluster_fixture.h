@@ -1,5 +1,6 @@
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,22 @@ struct ProcessResult {
 ProcessResult run_process(const std::vector<std::string>& argv,
                           const std::vector<std::string>& extra_env = {},
                           const std::string& input = "", int timeout_seconds = 90);
+
+/// A child process running in the background, killed (SIGTERM) and reaped when destroyed.
+class BackgroundProcess {
+ public:
+  explicit BackgroundProcess(const std::vector<std::string>& argv);
+  ~BackgroundProcess();
+  BackgroundProcess(const BackgroundProcess&) = delete;
+  BackgroundProcess& operator=(const BackgroundProcess&) = delete;
+
+ private:
+  int pid_ = -1;
+};
+
+/// Starts the test stand-in for ESO's controllers (test/cluster/apiserver/esoplayer) on
+/// `namespace_name` of the test cluster.
+std::unique_ptr<BackgroundProcess> start_eso_player(const std::string& namespace_name);
 
 /// Runs the eso-updater binary under test against the test cluster (KUBECONFIG).
 ProcessResult eso_updater(const std::vector<std::string>& args,

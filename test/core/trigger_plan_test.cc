@@ -9,10 +9,12 @@
 
 #include "core/patch_runner.h"
 #include "test/core/es_json.h"
+#include "test/core/fake_kube.h"
 
 namespace eso {
 
 using test::es_from_json;
+using test::FakeKube;
 
 namespace {
 
@@ -28,35 +30,6 @@ std::vector<ExternalSecret> sample_objects() {
         "status": {"syncedResourceVersion": "1-a"}})"),
   };
 }
-
-// Records patches; fails the ones named in `fail`; tracks the peak number in flight.
-class FakeKube final : public KubeApi {
- public:
-  std::set<std::string> fail;
-  std::atomic<int> in_flight{0};
-  std::atomic<int> peak{0};
-  std::mutex mu;
-  std::vector<std::string> patched;
-
-  Result<std::vector<ExternalSecret>> list_external_secrets(const ListScope&) override {
-    return sample_objects();
-  }
-  Result<std::vector<ExternalSecret>> list_cluster_external_secrets(const ListScope&) override {
-    return std::vector<ExternalSecret>{};
-  }
-  Result<PatchOutcome> patch_annotation(const ObjectRef& target, std::string_view key,
-                                        std::string_view value) override {
-    const int now = ++in_flight;
-    for (int p = peak; now > p && !peak.compare_exchange_weak(p, now);) {
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    --in_flight;
-    if (fail.count(target.name) != 0) return Error{ErrorCode::kForbidden, "denied " + target.name};
-    std::lock_guard lock(mu);
-    patched.push_back(target.name + ":" + std::string(key) + "=" + std::string(value));
-    return PatchOutcome{"rv-" + target.name};
-  }
-};
 
 }  // namespace
 

@@ -1,0 +1,115 @@
+#include "core/sync_state.h"
+
+#include <openssl/evp.h>
+
+#include <array>
+#include <memory>
+
+#include <fmt/format.h>
+
+namespace eso {
+namespace {
+
+const rapidjson::Value* member(const rapidjson::Value& v, const char* name) {
+  if (!v.IsObject()) return nullptr;
+  auto it = v.FindMember(name);
+  return it == v.MemberEnd() ? nullptr : &it->value;
+}
+
+std::string string_member(const rapidjson::Value& v, const char* name) {
+  const auto* m = member(v, name);
+  return m != nullptr && m->IsString() ? std::string(m->GetString(), m->GetStringLength())
+                                       : std::string();
+}
+
+std::map<std::string, std::string> string_map(const rapidjson::Value* v) {
+  std::map<std::string, std::string> out;
+  if (v == nullptr || !v->IsObject()) return out;
+  for (const auto& m : v->GetObject()) {
+    if (m.value.IsString()) out.emplace(m.name.GetString(), m.value.GetString());
+  }
+  return out;
+}
+
+std::string go_map_text(const std::map<std::string, std::string>& m) {
+  std::string out = "map[";
+  bool first = true;
+  for (const auto& [k, v] : m) {
+    if (!first) out += ' ';
+    first = false;
+    out += k;
+    out += ':';
+    out += v;
+  }
+  return out + "]";
+}
+
+std::string sha3_224_hex(std::string_view text) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int size = 0;
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_DigestInit_ex(ctx.get(), EVP_sha3_224(), nullptr);
+  EVP_DigestUpdate(ctx.get(), text.data(), text.size());
+  EVP_DigestFinal_ex(ctx.get(), digest.data(), &size);
+  std::string hex;
+  for (unsigned int i = 0; i < size; ++i) hex += fmt::format("{:02x}", digest[i]);
+  return hex;
+}
+
+}  // namespace
+
+Result<SyncState> parse_sync_state(const rapidjson::Value& object) {
+  const auto* metadata = member(object, "metadata");
+  if (metadata == nullptr || !metadata->IsObject()) {
+    return Error{ErrorCode::kServer, "ExternalSecret without metadata in the API response"};
+  }
+  SyncState state;
+  state.ref.namespace_name = string_member(*metadata, "namespace");
+  state.ref.name = string_member(*metadata, "name");
+  if (const auto* g = member(*metadata, "generation"); g != nullptr && g->IsInt64()) {
+    state.generation = g->GetInt64();
+  }
+  state.annotations = string_map(member(*metadata, "annotations"));
+  state.labels = string_map(member(*metadata, "labels"));
+  const auto* status = member(object, "status");
+  if (status == nullptr) return state;
+  state.synced_resource_version = string_member(*status, "syncedResourceVersion");
+  state.refresh_time = string_member(*status, "refreshTime");
+  state.ready = parse_ready_condition(*status);
+  return state;
+}
+
+std::string go_meta_text(const std::map<std::string, std::string>& annotations,
+                         const std::map<std::string, std::string>& labels) {
+  return "{annotations:" + go_map_text(annotations) + " labels:" + go_map_text(labels) + "}";
+}
+
+std::string eso_resource_version(const SyncState& state) {
+  return fmt::format("{}-{}", state.generation,
+                     sha3_224_hex(go_meta_text(state.annotations, state.labels)));
+}
+
+SyncCheck check_sync(const SyncState& state, const std::string& annotation,
+                     const std::string& value, const std::optional<ReadyCondition>& ready_before) {
+  const auto current = state.annotations.find(annotation);
+  // Trigger values are RFC 3339 UTC with nanoseconds, so a later trigger sorts after ours.
+  if (current == state.annotations.end() || current->second < value) {
+    return {SyncOutcome::kPending, fmt::format("waiting for {}={} to reach the object",
+                                               annotation, value)};
+  }
+  const bool ready_true = state.ready && state.ready->status == "True";
+  if (ready_true && state.synced_resource_version == eso_resource_version(state)) {
+    return {SyncOutcome::kSynced, "synced"};
+  }
+  const bool sync_error = state.ready && state.ready->status == "False" &&
+                          state.ready->reason == "SecretSyncedError";
+  if (sync_error && state.ready != ready_before) {
+    return {SyncOutcome::kFailed, "SecretSyncedError: " + state.ready->message};
+  }
+  if (sync_error) {
+    return {SyncOutcome::kPending, "still failing from before: " + state.ready->message};
+  }
+  return {SyncOutcome::kPending, "waiting for ESO to sync"};
+}
+
+}  // namespace eso

@@ -1,0 +1,138 @@
+// `trigger --wait` and the cache buster on the real API server, with eso-player playing ESO's
+// part through the API (it computes syncedResourceVersion with Go's fmt and crypto/sha3, as ESO
+// does, independently of eso-updater's C++).
+#include <chrono>
+
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+#include <rapidjson/document.h>
+
+#include "test/cli/cluster_fixture.h"
+
+namespace eso::test {
+namespace {
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+std::string with_behaviour(const std::string& ns, const std::string& name, const std::string& key,
+                           const std::string& behaviour) {
+  std::string yaml = external_secret_yaml(ns, name, {key});
+  const std::string marker = "  namespace: " + ns + "\n";
+  yaml.insert(yaml.find(marker) + marker.size(),
+              "  annotations: {eso-player/behaviour: " + behaviour + "}\n");
+  return yaml;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+TEST_CASE("--wait confirms the sync ESO reports and exits 0") {
+  const auto ns = unique_namespace("wait-ok");
+  kubectl({"apply", "-f", "-"}, with_behaviour(ns, "ok", "/w/ok", "sync") +
+                                    with_behaviour(ns, "also-ok", "/w/ok", "sync"));
+  const auto player = start_eso_player(ns);
+  const auto r = eso_updater({"trigger", "-n", ns, "-k", "/w/ok", "--wait", "--timeout", "30s"});
+  INFO(r.out, r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(contains(r.out, "synced"));
+  const auto ok = get_object("externalsecret", ns, "ok");
+  CHECK(std::string(ok["status"]["conditions"][0]["reason"].GetString()) == "SecretSynced");
+}
+
+TEST_CASE("--wait reports a fresh SecretSyncedError and exits 4") {
+  const auto ns = unique_namespace("wait-fail");
+  kubectl({"apply", "-f", "-"}, with_behaviour(ns, "broken", "/w/broken", "fail"));
+  const auto player = start_eso_player(ns);
+  const auto r = eso_updater(
+      {"trigger", "-n", ns, "-k", "/w/broken", "--wait", "--timeout", "30s", "-o", "json"});
+  INFO(r.out, r.err);
+  CHECK(r.exit_code == 4);
+  rapidjson::Document doc;
+  doc.Parse(r.out.c_str());
+  REQUIRE_FALSE(doc.HasParseError());
+  REQUIRE(doc["waits"].Size() == 1);
+  CHECK(std::string(doc["waits"][0]["result"].GetString()) == "failed");
+  CHECK(contains(doc["waits"][0]["detail"].GetString(), "could not get secret data"));
+}
+
+TEST_CASE("--wait gives up at --timeout when ESO never answers and exits 4") {
+  const auto ns = unique_namespace("wait-silent");
+  kubectl({"apply", "-f", "-"}, with_behaviour(ns, "silent", "/w/silent", "ignore") +
+                                    with_behaviour(ns, "fine", "/w/silent", "sync"));
+  const auto player = start_eso_player(ns);
+  const auto start = std::chrono::steady_clock::now();
+  const auto r =
+      eso_updater({"trigger", "-n", ns, "-k", "/w/silent", "--wait", "--timeout", "2s"});
+  const double took = seconds_since(start);
+  INFO(r.out, r.err);
+  CHECK(r.exit_code == 4);
+  CHECK(contains(r.out, "timeout"));
+  CHECK(contains(r.out, "synced"));  // the object that did answer is reported as such
+  CHECK(took >= 2.0);
+  CHECK(took < 15.0);
+}
+
+TEST_CASE("--wait on a ClusterExternalSecret waits for its children") {
+  const auto ns = unique_namespace("wait-ces");
+  const std::string ces = "ces-" + ns;
+  const std::string key = "/w/ces/" + ns;
+  kubectl({"apply", "-f", "-"},
+          fmt::format("apiVersion: external-secrets.io/v1\nkind: ClusterExternalSecret\n"
+                      "metadata: {{name: {}}}\nspec:\n  externalSecretSpec:\n"
+                      "    secretStoreRef: {{name: g, kind: ClusterSecretStore}}\n"
+                      "    target: {{name: t}}\n    data:\n    - secretKey: p\n"
+                      "      remoteRef: {{key: \"{}\"}}\n",
+                      ces, key));
+  const auto uid = kubectl({"get", "clusterexternalsecret", ces, "-o", "jsonpath={.metadata.uid}"});
+  kubectl({"apply", "-f", "-"},
+          fmt::format("apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata:\n"
+                      "  name: child\n  namespace: {}\n  ownerReferences:\n"
+                      "  - {{apiVersion: external-secrets.io/v1, kind: ClusterExternalSecret, "
+                      "name: {}, uid: {}}}\nspec:\n"
+                      "  secretStoreRef: {{name: g, kind: ClusterSecretStore}}\n"
+                      "  target: {{name: t}}\n  data:\n  - secretKey: p\n"
+                      "    remoteRef: {{key: \"{}\"}}\n",
+                      ns, ces, uid, key));
+  const auto player = start_eso_player(ns);
+  const auto r = eso_updater({"trigger", "-A", "-k", key, "--wait", "--timeout", "30s"});
+  INFO(r.out, r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(contains(r.out, "via ClusterExternalSecret/" + ces));
+  CHECK_FALSE(annotation(get_object("externalsecret", ns, "child"), "external-secrets.io/force-sync")
+                  .empty());
+}
+
+TEST_CASE("--repeat-after and ENABLE_CACHE_BUSTER patch again after the delay") {
+  const auto ns = unique_namespace("repeat");
+  kubectl({"apply", "-f", "-"}, external_secret_yaml(ns, "db", {"/repeat"}));
+  auto start = std::chrono::steady_clock::now();
+  const auto r = eso_updater({"trigger", "-n", ns, "-k", "/repeat", "--repeat-after", "1500ms",
+                              "-o", "json"});
+  CHECK(seconds_since(start) >= 1.5);
+  REQUIRE(r.exit_code == 0);
+  rapidjson::Document doc;
+  doc.Parse(r.out.c_str());
+  const std::string second = doc["value"].GetString();
+  const auto db = get_object("externalsecret", ns, "db");
+  CHECK(annotation(db, "force-sync") == second);
+  // Two patches by eso-updater: the managed-fields timestamp is from the second one.
+  const std::string stamp_second = second.substr(0, 19);
+  CHECK(kubectl({"get", "externalsecret", "db", "-n", ns, "--show-managed-fields", "-o",
+                 "jsonpath={.metadata.managedFields[?(@.manager==\"eso-updater\")].time}"})
+            .substr(0, 19) >= stamp_second.substr(0, 19));
+
+  start = std::chrono::steady_clock::now();
+  const auto env = eso_updater({"trigger", "-n", ns, "-k", "/repeat"},
+                               {"ENABLE_CACHE_BUSTER=true", "CACHE_BUSTER_WAIT_INTERVAL=1"});
+  CHECK(env.exit_code == 0);
+  CHECK(seconds_since(start) >= 1.0);
+  CHECK(eso_updater({"trigger", "-n", ns, "-k", "/repeat", "--repeat-after", "soon"}).exit_code ==
+        2);
+}
+
+}  // namespace eso::test
