@@ -38,9 +38,8 @@ std::vector<WaitTarget> wait_targets(const TriggerPlan& plan,
       const bool seen = std::any_of(targets.begin(), targets.end(),
                                     [&](const WaitTarget& t) { return t.ref == child.ref; });
       if (seen) continue;
-      targets.push_back(
-          WaitTarget{child.ref, std::string(kClusterForceSyncAnnotation), plan.value, child.ready,
-                     patch.target});
+      targets.push_back(WaitTarget{child.ref, std::string(kClusterForceSyncAnnotation), plan.value,
+                                   child.ready, patch.target});
       any_child = true;
     }
     if (!any_child) {
@@ -61,15 +60,14 @@ bool print_wait_table(const std::vector<WaitResult>& waits) {
     all_synced &= w.outcome == SyncOutcome::kSynced;
     std::string detail = w.outcome == SyncOutcome::kSynced ? std::string() : w.detail;
     if (w.target.via != w.target.ref && w.target.via.kind == "ClusterExternalSecret") {
-      detail = "via ClusterExternalSecret/" + w.target.via.name + (detail.empty() ? "" : "; ") +
-               detail;
+      detail =
+          "via ClusterExternalSecret/" + w.target.via.name + (detail.empty() ? "" : "; ") + detail;
     }
-    table.add_row({w.target.ref.namespace_name,
-                   w.target.ref.namespace_name.empty() ? display_name(w.target.ref)
-                                                       : w.target.ref.name,
-                   wait_result_text(w.outcome),
-                   fmt::format("{:.1f}s", static_cast<double>(w.elapsed.count()) / 1000.0),
-                   detail});
+    table.add_row(
+        {w.target.ref.namespace_name,
+         w.target.ref.namespace_name.empty() ? display_name(w.target.ref) : w.target.ref.name,
+         wait_result_text(w.outcome),
+         fmt::format("{:.1f}s", static_cast<double>(w.elapsed.count()) / 1000.0), detail});
   }
   table.print(stdout);
   return all_synced;

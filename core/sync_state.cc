@@ -94,15 +94,15 @@ SyncCheck check_sync(const SyncState& state, const std::string& annotation,
   const auto current = state.annotations.find(annotation);
   // Trigger values are RFC 3339 UTC with nanoseconds, so a later trigger sorts after ours.
   if (current == state.annotations.end() || current->second < value) {
-    return {SyncOutcome::kPending, fmt::format("waiting for {}={} to reach the object",
-                                               annotation, value)};
+    return {SyncOutcome::kPending,
+            fmt::format("waiting for {}={} to reach the object", annotation, value)};
   }
   const bool ready_true = state.ready && state.ready->status == "True";
   if (ready_true && state.synced_resource_version == eso_resource_version(state)) {
     return {SyncOutcome::kSynced, "synced"};
   }
-  const bool sync_error = state.ready && state.ready->status == "False" &&
-                          state.ready->reason == "SecretSyncedError";
+  const bool sync_error =
+      state.ready && state.ready->status == "False" && state.ready->reason == "SecretSyncedError";
   if (sync_error && state.ready != ready_before) {
     return {SyncOutcome::kFailed, "SecretSyncedError: " + state.ready->message};
   }

@@ -59,8 +59,8 @@ std::vector<WaitResult> wait_for_sync(KubeApi& api, const std::vector<WaitTarget
       return r.outcome == SyncOutcome::kPending;
     });
     if (done || clock.now() >= deadline) break;
-    clock.sleep_for(std::min(interval, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                           deadline - clock.now())));
+    clock.sleep_for(std::min(
+        interval, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock.now())));
   }
   for (auto& r : results) {
     if (r.outcome == SyncOutcome::kPending) r.elapsed = timeout;

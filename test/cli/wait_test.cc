@@ -66,8 +66,7 @@ TEST_CASE("--wait gives up at --timeout when ESO never answers and exits 4") {
                                     with_behaviour(ns, "fine", "/w/silent", "sync"));
   const auto player = start_eso_player(ns);
   const auto start = std::chrono::steady_clock::now();
-  const auto r =
-      eso_updater({"trigger", "-n", ns, "-k", "/w/silent", "--wait", "--timeout", "2s"});
+  const auto r = eso_updater({"trigger", "-n", ns, "-k", "/w/silent", "--wait", "--timeout", "2s"});
   const double took = seconds_since(start);
   INFO(r.out, r.err);
   CHECK(r.exit_code == 4);
@@ -103,16 +102,17 @@ TEST_CASE("--wait on a ClusterExternalSecret waits for its children") {
   INFO(r.out, r.err);
   CHECK(r.exit_code == 0);
   CHECK(contains(r.out, "via ClusterExternalSecret/" + ces));
-  CHECK_FALSE(annotation(get_object("externalsecret", ns, "child"), "external-secrets.io/force-sync")
-                  .empty());
+  CHECK_FALSE(
+      annotation(get_object("externalsecret", ns, "child"), "external-secrets.io/force-sync")
+          .empty());
 }
 
 TEST_CASE("--repeat-after and ENABLE_CACHE_BUSTER patch again after the delay") {
   const auto ns = unique_namespace("repeat");
   kubectl({"apply", "-f", "-"}, external_secret_yaml(ns, "db", {"/repeat"}));
   auto start = std::chrono::steady_clock::now();
-  const auto r = eso_updater({"trigger", "-n", ns, "-k", "/repeat", "--repeat-after", "1500ms",
-                              "-o", "json"});
+  const auto r =
+      eso_updater({"trigger", "-n", ns, "-k", "/repeat", "--repeat-after", "1500ms", "-o", "json"});
   CHECK(seconds_since(start) >= 1.5);
   REQUIRE(r.exit_code == 0);
   rapidjson::Document doc;
