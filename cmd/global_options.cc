@@ -1,5 +1,6 @@
 #include "cmd/global_options.h"
 
+#include <algorithm>
 #include <map>
 
 #include <fmt/format.h>
@@ -10,8 +11,10 @@ void add_global_options(CLI::App& app, GlobalOptions& options) {
   app.add_option("--kubeconfig", options.kubeconfig,
                  "Path to the kubeconfig file (only this file is read)");
   app.add_option("--context", options.context, "The kubeconfig context to use");
-  app.add_option("-n,--namespace", options.namespace_name,
-                 "Namespace to search (default: the context's namespace)");
+  app.add_option("-n,--namespace", options.namespaces,
+                 "Namespace to search; repeat or separate with commas for several (default: the "
+                 "context's namespace)")
+      ->delimiter(',');
   app.add_flag("-A,--all-namespaces", options.all_namespaces, "Search every namespace");
   app.add_option("-l,--selector", options.selector,
                  "Label selector the ExternalSecrets must match (e.g. team=payments)");
@@ -35,7 +38,8 @@ void print_error(const Error& error) { fmt::print(stderr, "error: {}\n", error.m
 
 std::unique_ptr<kube::ApiClient> connect_or_report(const GlobalOptions& options) {
   auto config = kube::load_client_config(
-      kube::ConfigOverrides{options.kubeconfig, options.context, options.namespace_name});
+      kube::ConfigOverrides{options.kubeconfig, options.context,
+                            options.namespaces.size() == 1 ? options.namespaces[0] : ""});
   if (!config) {
     print_error(config.error());
     return nullptr;
@@ -48,12 +52,49 @@ std::unique_ptr<kube::ApiClient> connect_or_report(const GlobalOptions& options)
   return std::move(*client);
 }
 
-ListScope list_scope(const GlobalOptions& options, const kube::ApiClient& client) {
+std::vector<ListScope> list_scopes(const GlobalOptions& options, const kube::ApiClient& client) {
   ListScope scope;
-  scope.namespace_name = options.all_namespaces ? std::string() : client.config().namespace_name;
   scope.label_selector = options.selector;
   scope.page_size = options.chunk_size;
-  return scope;
+  if (options.all_namespaces) return {scope};
+  std::vector<ListScope> scopes;
+  for (const auto& ns : options.namespaces) {
+    if (std::any_of(scopes.begin(), scopes.end(),
+                    [&](const ListScope& s) { return s.namespace_name == ns; })) {
+      continue;
+    }
+    scope.namespace_name = ns;
+    scopes.push_back(scope);
+  }
+  if (!scopes.empty()) return scopes;
+  scope.namespace_name = client.config().namespace_name;
+  return {scope};
+}
+
+std::string scope_description(const GlobalOptions& options, const kube::ApiClient& client) {
+  if (options.all_namespaces) return "any namespace";
+  if (options.namespaces.size() > 1) {
+    return fmt::format("namespaces {}", fmt::join(options.namespaces, ", "));
+  }
+  return "namespace " + client.config().namespace_name;
+}
+
+void add_store_scope_options(CLI::App& command, StoreScopeOptions& options) {
+  command.add_option("--store", options.store,
+                     "Only references to the SecretStore or ClusterSecretStore of this name");
+  command
+      .add_option("--store-kind", options.store_kind,
+                  "With --store: SecretStore or ClusterSecretStore")
+      ->check(CLI::IsMember({"SecretStore", "ClusterSecretStore"}));
+  command
+      .add_option("--provider", options.provider,
+                  "Only references to stores of this provider (akeyless, aws, azurekv, gcpsm, "
+                  "vault, ...); its key rules apply. Reads SecretStores and ClusterSecretStores")
+      ->check([](const std::string& p) {
+        return p.empty() || p.find_first_of(" /") != std::string::npos
+                   ? std::string("a provider is one word, as under a store's spec.provider")
+                   : std::string();
+      });
 }
 
 }  // namespace eso::cmd

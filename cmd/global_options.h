@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -14,7 +15,7 @@ namespace eso::cmd {
 struct GlobalOptions {
   std::string kubeconfig;
   std::string context;
-  std::string namespace_name;
+  std::vector<std::string> namespaces;  ///< -n, repeatable or comma-separated
   bool all_namespaces = false;
   std::string selector;
   int chunk_size = 500;
@@ -32,8 +33,21 @@ void add_output_option(CLI::App& command, OutputFormat& format);
 /// Loads the configuration and connects; on failure prints the error and returns nullptr.
 std::unique_ptr<kube::ApiClient> connect_or_report(const GlobalOptions& options);
 
-/// The LIST scope the flags ask for: -A, -n, else the context's namespace.
-ListScope list_scope(const GlobalOptions& options, const kube::ApiClient& client);
+/// The LIST scopes the flags ask for: one for -A, one per -n, else the context's namespace.
+std::vector<ListScope> list_scopes(const GlobalOptions& options, const kube::ApiClient& client);
+
+/// "any namespace", "namespace a" or "namespaces a, b", for messages.
+std::string scope_description(const GlobalOptions& options, const kube::ApiClient& client);
+
+/// Store and provider scoping shared by `match` and `trigger` (DESIGN.md §3).
+struct StoreScopeOptions {
+  std::string store;
+  std::string store_kind;
+  std::string provider;
+};
+
+/// Registers --store, --store-kind and --provider on a subcommand.
+void add_store_scope_options(CLI::App& command, StoreScopeOptions& options);
 
 /// Prints `error: MESSAGE` to stderr.
 void print_error(const Error& error);

@@ -1,19 +1,54 @@
 #include "cmd/inventory.h"
 
+#include <algorithm>
+#include <iterator>
+
 #include <fmt/format.h>
 
 namespace eso::cmd {
 
-Result<Inventory> load_inventory(const GlobalOptions& global, kube::ApiClient& client) {
-  const ListScope scope = list_scope(global, client);
-  auto objects = client.list_external_secrets(scope);
-  if (!objects) return objects.error();
-  Inventory inventory{std::move(*objects)};
+Result<Inventory> load_inventory(const GlobalOptions& global, const StoreScopeOptions& stores,
+                                 kube::ApiClient& client) {
+  Inventory inventory;
+  const auto scopes = list_scopes(global, client);
+  for (const auto& scope : scopes) {
+    auto objects = client.list_external_secrets(scope);
+    if (!objects) return objects.error();
+    std::move(objects->begin(), objects->end(), std::back_inserter(inventory.objects));
+    if (stores.provider.empty()) continue;
+    auto listed = client.list_secret_stores(scope);
+    if (!listed) return listed.error();
+    for (auto& s : *listed) {
+      const bool seen = std::any_of(inventory.stores.begin(), inventory.stores.end(),
+                                    [&](const SecretStoreRecord& r) { return r.ref == s.ref; });
+      if (!seen) inventory.stores.push_back(std::move(s));
+    }
+  }
   if (!global.all_namespaces) return inventory;
-  auto cluster = client.list_cluster_external_secrets(scope);
+  auto cluster = client.list_cluster_external_secrets(scopes.front());
   if (!cluster) return cluster.error();
-  for (auto& ces : *cluster) inventory.objects.push_back(std::move(ces));
+  std::move(cluster->begin(), cluster->end(), std::back_inserter(inventory.objects));
   return inventory;
+}
+
+MatchScope match_scope(const StoreScopeOptions& options, const Inventory& inventory) {
+  MatchScope scope;
+  scope.provider = options.provider;
+  scope.store_name = options.store;
+  scope.store_kind = options.store_kind;
+  if (inventory.stores.empty()) return scope;
+  const auto* stores = &inventory.stores;
+  scope.stores = [stores](const ExternalSecret& es, const StoreRef& ref) -> const StoreInfo* {
+    // A SecretStore lives in the object's namespace; a CES template's namespace varies.
+    const bool cluster = ref.kind == "ClusterSecretStore";
+    if (!cluster && es.ref.namespace_name.empty()) return nullptr;
+    const ObjectRef want{ref.kind, cluster ? std::string() : es.ref.namespace_name, ref.name};
+    for (const auto& s : *stores) {
+      if (s.ref == want) return &s.info;
+    }
+    return nullptr;
+  };
+  return scope;
 }
 
 std::string match_verdict_text(const Match& m) {
@@ -27,6 +62,7 @@ std::string match_notes(const Match& m) {
     notes.push_back("child of ClusterExternalSecret/" + m.object->owner_cluster_external_secret);
   }
   if (m.object->uses_generator) notes.push_back("generatorRef values regenerate on refresh");
+  if (m.rule != "akeyless") notes.push_back("matched by the " + m.rule + " key rule");
   return fmt::format("{}", fmt::join(notes, "; "));
 }
 

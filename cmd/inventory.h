@@ -12,10 +12,15 @@ namespace eso::cmd {
 /// ClusterExternalSecrets (cluster-scoped) whose templates name keys.
 struct Inventory {
   std::vector<ExternalSecret> objects;
+  std::vector<SecretStoreRecord> stores;  ///< listed only for --provider
 };
 
-/// Lists what `global` puts in scope; prints the error and returns it on failure.
-Result<Inventory> load_inventory(const GlobalOptions& global, kube::ApiClient& client);
+/// Lists what `global` puts in scope (and the stores, when `stores` asks for provider scoping).
+Result<Inventory> load_inventory(const GlobalOptions& global, const StoreScopeOptions& stores,
+                                 kube::ApiClient& client);
+
+/// The MatchScope for the flags, looking stores up in `inventory` (which must outlive it).
+MatchScope match_scope(const StoreScopeOptions& options, const Inventory& inventory);
 
 /// The verdict column: `possible (find.tags)` for tag-only matches, else the refresh verdict.
 std::string match_verdict_text(const Match& m);

@@ -48,6 +48,8 @@ void write_match(JsonWriter& w, const Match& m) {
   w.Bool(will_refresh(m.verdict));
   w.Key("possible");
   w.Bool(m.possible);
+  w.Key("rule");
+  w.String(m.rule);
   w.Key("usesGenerator");
   w.Bool(m.object->uses_generator);
   if (!m.object->owner_cluster_external_secret.empty()) {
@@ -104,6 +106,7 @@ CLI::App* add_match_command(CLI::App& app, MatchOptions& options) {
       "List the ExternalSecrets that read a key, the field that matched, and whether "
       "ESO will honour a trigger (read-only)");
   cmd->add_option("-k,--key", options.keys, "Remote key to look for (repeatable)")->required();
+  add_store_scope_options(*cmd, options.scope);
   add_output_option(*cmd, options.output);
   return cmd;
 }
@@ -111,12 +114,13 @@ CLI::App* add_match_command(CLI::App& app, MatchOptions& options) {
 int run_match(const GlobalOptions& global, const MatchOptions& options) {
   auto client = connect_or_report(global);
   if (!client) return kExitUsage;
-  auto inventory = load_inventory(global, *client);
+  auto inventory = load_inventory(global, options.scope, *client);
   if (!inventory) {
     print_error(inventory.error());
     return kExitUsage;
   }
-  const auto result = match_keys(inventory->objects, options.keys);
+  const auto result =
+      match_keys(inventory->objects, options.keys, match_scope(options.scope, *inventory));
   warn_problems(result.problems);
   switch (options.output) {
     case OutputFormat::kJson:
@@ -128,9 +132,7 @@ int run_match(const GlobalOptions& global, const MatchOptions& options) {
     case OutputFormat::kTable:
       if (result.matches.empty()) {
         fmt::print(stderr, "No ExternalSecret in {} references {}.\n",
-                   global.all_namespaces ? std::string("any namespace")
-                                         : "namespace " + client->config().namespace_name,
-                   fmt::join(options.keys, ", "));
+                   scope_description(global, *client), fmt::join(options.keys, ", "));
       } else {
         print_table(result.matches);
       }

@@ -9,6 +9,7 @@ namespace eso::cmd {
 struct MatchOptions {
   std::vector<std::string> keys;
   OutputFormat output = OutputFormat::kTable;
+  StoreScopeOptions scope;
 };
 
 /// `eso-updater match`: read-only; which objects reference the keys, through which field, and

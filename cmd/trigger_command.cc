@@ -235,6 +235,7 @@ CLI::App* add_trigger_command(CLI::App& app, TriggerCommandOptions& options) {
   cmd->add_option("--repeat-after", options.repeat_after,
                   "Patch again after this delay, for caches between ESO and the provider "
                   "(ENABLE_CACHE_BUSTER=true uses CACHE_BUSTER_WAIT_INTERVAL, default 2s)");
+  add_store_scope_options(*cmd, options.scope);
   add_output_option(*cmd, options.output);
   return cmd;
 }
@@ -297,12 +298,13 @@ int run_trigger(const GlobalOptions& global, const TriggerCommandOptions& option
   }
   auto client = connect_or_report(global);
   if (!client) return kExitUsage;
-  auto inventory = load_inventory(global, *client);
+  auto inventory = load_inventory(global, options.scope, *client);
   if (!inventory) {
     print_error(inventory.error());
     return kExitUsage;
   }
-  const auto matched = match_keys(inventory->objects, options.keys);
+  const auto matched =
+      match_keys(inventory->objects, options.keys, match_scope(options.scope, *inventory));
   warn_problems(matched.problems);
   TriggerOptions plan_options;
   plan_options.annotation = options.annotation;

@@ -22,6 +22,7 @@ struct TriggerCommandOptions {
   std::string timeout = "2m";
   std::string repeat_after;  ///< "" or a duration: patch again after it (cache buster)
   OutputFormat output = OutputFormat::kTable;
+  StoreScopeOptions scope;
 };
 
 /// `eso-updater trigger`: patches the trigger annotation on every ExternalSecret that reads one

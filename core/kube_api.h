@@ -6,6 +6,7 @@
 
 #include "core/external_secret.h"
 #include "core/result.h"
+#include "core/secret_store.h"
 #include "core/sync_state.h"
 
 namespace eso {
@@ -35,6 +36,9 @@ class KubeApi {
   /// template it generates ExternalSecrets from.
   virtual Result<std::vector<ExternalSecret>> list_cluster_external_secrets(
       const ListScope& scope) = 0;
+
+  /// The SecretStores in scope and every ClusterSecretStore (for provider scoping).
+  virtual Result<std::vector<SecretStoreRecord>> list_secret_stores(const ListScope& scope) = 0;
 
   /// The sync state of one ExternalSecret (a GET).
   virtual Result<SyncState> get_sync_state(const ObjectRef& target) = 0;

@@ -8,6 +8,7 @@
 #include <memory>
 #include <utility>
 
+#include "core/key_rules.h"
 #include "core/remote_key.h"
 
 namespace eso {
@@ -56,9 +57,18 @@ FindOutcome evaluate_find(const FindRef& find, const std::string& key, RegexpCac
   return {true, false, field};
 }
 
+bool in_scope(const ExternalSecret& es, const StoreRef& store, const MatchScope& scope) {
+  if (!scope.store_name.empty() && store.name != scope.store_name) return false;
+  if (!scope.store_kind.empty() && store.kind != scope.store_kind) return false;
+  if (scope.provider.empty()) return true;
+  const StoreInfo* info = scope.stores ? scope.stores(es, store) : nullptr;
+  return info != nullptr && info->provider == scope.provider;
+}
+
 void match_finds(const ExternalSecret& es, const std::vector<std::string>& wanted,
-                 RegexpCache& regexps, MatchResult& result) {
+                 const MatchScope& scope, RegexpCache& regexps, MatchResult& result) {
   for (const auto& find : es.finds) {
+    if (!in_scope(es, find.store, scope)) continue;
     bool reported = false;
     for (const auto& key : wanted) {
       std::string error;
@@ -74,7 +84,7 @@ void match_finds(const ExternalSecret& es, const std::vector<std::string>& wante
       }
       if (!outcome.selected) continue;
       result.matches.push_back(Match{&es, key, std::move(outcome.field), find.store,
-                                     refresh_verdict(es), outcome.possible});
+                                     refresh_verdict(es), outcome.possible, "akeyless"});
     }
   }
 }
@@ -118,24 +128,74 @@ bool find_path_selects(std::string_view path, std::string_view key) {
   return key.size() > path.size() && key.substr(0, path.size()) == path && key[path.size()] == '/';
 }
 
+namespace {
+
+// The requested keys in each rule's canonical form, mapped back to how they are reported.
+struct WantedKeys {
+  std::vector<std::map<std::string, std::string>> by_rule;  // parallel to key_rules()
+
+  explicit WantedKeys(const std::vector<std::string>& keys) {
+    for (const auto& rule : key_rules()) {
+      std::map<std::string, std::string> canon;
+      for (const auto& k : keys) {
+        const std::string shown = rule.provider == "akeyless" ? normalise_akeyless_key(k) : k;
+        canon.emplace(rule.canonical(k), shown);
+      }
+      by_rule.push_back(std::move(canon));
+    }
+  }
+};
+
+// The key rules that apply to one entry: its store's provider when known, else --provider,
+// else all of them.
+std::vector<size_t> rules_for(const StoreInfo* store, const MatchScope& scope) {
+  const auto rules = key_rules();
+  const std::string& provider = store != nullptr ? store->provider : scope.provider;
+  std::vector<size_t> out;
+  for (size_t i = 0; i < rules.size(); ++i) {
+    if (provider.empty() || rules[i].provider == provider) out.push_back(i);
+  }
+  return out;
+}
+
+void match_remote_keys(const ExternalSecret& es, const WantedKeys& wanted, const MatchScope& scope,
+                       MatchResult& result) {
+  const auto rules = key_rules();
+  for (const auto& ref : es.remote_keys) {
+    if (!in_scope(es, ref.store, scope)) continue;
+    const StoreInfo* store = scope.stores ? scope.stores(es, ref.store) : nullptr;
+    for (size_t i : rules_for(store, scope)) {
+      std::string canon = rules[i].canonical(ref.key);
+      // Vault keys are usually written without the mount the store names.
+      if (rules[i].provider == "vault" && store != nullptr && !store->vault_mount.empty() &&
+          canon.rfind(store->vault_mount + "/", 0) != 0) {
+        canon = rules[i].canonical(store->vault_mount + "/" + ref.key);
+      }
+      const auto hit = wanted.by_rule[i].find(canon);
+      if (hit == wanted.by_rule[i].end()) continue;
+      result.matches.push_back(Match{&es, hit->second, ref.field, ref.store, refresh_verdict(es),
+                                     false, std::string(rules[i].provider)});
+      break;
+    }
+  }
+}
+
+}  // namespace
+
 MatchResult match_keys(const std::vector<ExternalSecret>& objects,
-                       const std::vector<std::string>& keys) {
-  std::vector<std::string> wanted;
-  wanted.reserve(keys.size());
-  for (const auto& k : keys) wanted.push_back(normalise_akeyless_key(k));
-  std::sort(wanted.begin(), wanted.end());
-  wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+                       const std::vector<std::string>& keys, const MatchScope& scope) {
+  const WantedKeys wanted(keys);
+  std::vector<std::string> akeyless;
+  akeyless.reserve(keys.size());
+  for (const auto& k : keys) akeyless.push_back(normalise_akeyless_key(k));
+  std::sort(akeyless.begin(), akeyless.end());
+  akeyless.erase(std::unique(akeyless.begin(), akeyless.end()), akeyless.end());
 
   MatchResult result;
   RegexpCache regexps;
   for (const auto& es : objects) {
-    for (const auto& ref : es.remote_keys) {
-      std::string key = normalise_akeyless_key(ref.key);
-      if (!std::binary_search(wanted.begin(), wanted.end(), key)) continue;
-      result.matches.push_back(
-          Match{&es, std::move(key), ref.field, ref.store, refresh_verdict(es), false});
-    }
-    match_finds(es, wanted, regexps, result);
+    match_remote_keys(es, wanted, scope, result);
+    match_finds(es, akeyless, scope, regexps, result);
   }
   return result;
 }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +35,8 @@ struct Match {
   MatchVerdict verdict = MatchVerdict::kWillRefresh;
   /// Only `find.tags` could select the key, which cannot be decided from the key alone.
   bool possible = false;
+  /// The provider rule under which the keys compared equal (key_rules.h), e.g. `akeyless`.
+  std::string rule;
 };
 
 /// A reference that could not be evaluated (e.g. an invalid regexp); the run goes on.
@@ -48,12 +51,30 @@ struct MatchResult {
   std::vector<MatchProblem> problems;
 };
 
+/// What a store is, as far as matching cares.
+struct StoreInfo {
+  std::string provider;     ///< the key under `spec.provider`, e.g. `akeyless`, `vault`
+  std::string vault_mount;  ///< `spec.provider.vault.path`, for Vault keys written without it
+};
+
+/// Finds the store an entry of `object` reads from; nullptr when unknown.
+using StoreLookup =
+    std::function<const StoreInfo*(const ExternalSecret& object, const StoreRef& store)>;
+
+/// Narrows matching (DESIGN.md §3 "Scoping"); every part is optional.
+struct MatchScope {
+  std::string provider;    ///< only entries whose store has this provider; its key rule applies
+  std::string store_name;  ///< only entries reading this store
+  std::string store_kind;  ///< SecretStore or ClusterSecretStore
+  StoreLookup stores;      ///< needed for `provider`; also picks each store's own key rule
+};
+
 /// Every (object, field) that references one of `keys` (DESIGN.md §3): `data[].remoteRef.key`
-/// and `dataFrom[].extract.key` by equality, `dataFrom[].find` by path prefix and RE2 regexp,
-/// `find.tags` as a possible match. Keys compare after Akeyless normalisation, so `db/pass`
-/// matches `/db/pass`.
+/// and `dataFrom[].extract.key` by equality under a provider's key rule (the store's provider
+/// when known, else `scope.provider`, else any rule, Akeyless first), `dataFrom[].find` by path
+/// prefix and RE2 regexp on the Akeyless form, `find.tags` as a possible match.
 MatchResult match_keys(const std::vector<ExternalSecret>& objects,
-                       const std::vector<std::string>& keys);
+                       const std::vector<std::string>& keys, const MatchScope& scope = {});
 
 /// `find.path` selects `key` (both Akeyless-normalised): ESO treats the path as a folder, so
 /// `/prod` selects `/prod/db` but not `/production`.

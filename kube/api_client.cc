@@ -179,8 +179,7 @@ Result<HttpResponse> ApiClient::send_with_retry(const HttpRequest& request, cons
 }
 
 Result<std::string> ApiClient::list_page(const Collection& collection, const ListScope& scope,
-                                         const std::string& continue_token,
-                                         std::vector<ExternalSecret>& out) {
+                                         const std::string& continue_token) {
   std::string path = resource_path(group_version_, scope.namespace_name, collection.resource);
   std::vector<std::string> query;
   if (scope.page_size > 0) query.push_back(fmt::format("limit={}", scope.page_size));
@@ -201,12 +200,9 @@ Result<std::string> ApiClient::list_page(const Collection& collection, const Lis
                  fmt::format("LIST {} returned a body that is not a list", collection.resource)};
   }
   for (const auto& item : doc["items"].GetArray()) {
-    auto es = collection.parse(item);
-    if (!es) {
-      fmt::print(stderr, "warning: skipping {}\n", es.error().message);
-      continue;
+    if (auto taken = collection.take(item); !taken) {
+      fmt::print(stderr, "warning: skipping {}\n", taken.error().message);
     }
-    out.push_back(std::move(*es));
   }
   const auto metadata = doc.FindMember("metadata");
   if (metadata == doc.MemberEnd() || !metadata->value.IsObject()) return std::string();
@@ -215,35 +211,80 @@ Result<std::string> ApiClient::list_page(const Collection& collection, const Lis
   return std::string(token->value.GetString(), token->value.GetStringLength());
 }
 
-Result<std::vector<ExternalSecret>> ApiClient::list_all(const Collection& collection,
-                                                        const ListScope& scope) {
-  std::vector<ExternalSecret> out;
+Status ApiClient::list_all(const Collection& collection, const ListScope& scope,
+                           const std::function<void()>& restart) {
   std::string token;
   do {
-    auto next = list_page(collection, scope, token, out);
+    auto next = list_page(collection, scope, token);
     if (!next && next.error().code == ErrorCode::kGone && !token.empty()) {
       // The continue token expired (etcd compacted): start over with one full list.
-      out.clear();
+      restart();
       ListScope full = scope;
       full.page_size = 0;
-      next = list_page(collection, full, "", out);
+      next = list_page(collection, full, "");
     }
     if (!next) return next.error();
     token = std::move(*next);
   } while (!token.empty());
-  return out;
+  return ok_status();
 }
 
+namespace {
+
+// Collects parsed objects of one kind into `out`.
+template <typename T>
+std::function<Status(const rapidjson::Value&)> collect_into(
+    std::vector<T>& out, std::function<Result<T>(const rapidjson::Value&)> parse) {
+  return [&out, parse = std::move(parse)](const rapidjson::Value& item) -> Status {
+    auto parsed = parse(item);
+    if (!parsed) return parsed.error();
+    out.push_back(std::move(*parsed));
+    return ok_status();
+  };
+}
+
+}  // namespace
+
 Result<std::vector<ExternalSecret>> ApiClient::list_external_secrets(const ListScope& scope) {
-  return list_all(Collection{"externalsecrets", parse_external_secret}, scope);
+  std::vector<ExternalSecret> out;
+  auto listed = list_all(
+      Collection{"externalsecrets", collect_into<ExternalSecret>(out, parse_external_secret)},
+      scope, [&] { out.clear(); });
+  if (!listed) return listed.error();
+  return out;
 }
 
 Result<std::vector<ExternalSecret>> ApiClient::list_cluster_external_secrets(
     const ListScope& scope) {
   ListScope cluster_scope = scope;
   cluster_scope.namespace_name.clear();
-  return list_all(Collection{"clusterexternalsecrets", parse_cluster_external_secret},
-                  cluster_scope);
+  std::vector<ExternalSecret> out;
+  auto listed =
+      list_all(Collection{"clusterexternalsecrets",
+                          collect_into<ExternalSecret>(out, parse_cluster_external_secret)},
+               cluster_scope, [&] { out.clear(); });
+  if (!listed) return listed.error();
+  return out;
+}
+
+Result<std::vector<SecretStoreRecord>> ApiClient::list_secret_stores(const ListScope& scope) {
+  std::vector<SecretStoreRecord> out;
+  ListScope stores_scope = scope;
+  stores_scope.label_selector.clear();  // the selector is for ExternalSecrets, not stores
+  for (const auto& [resource, kind] :
+       {std::pair<std::string, std::string>{"secretstores", "SecretStore"},
+        {"clustersecretstores", "ClusterSecretStore"}}) {
+    if (kind == "ClusterSecretStore") stores_scope.namespace_name.clear();
+    const size_t first = out.size();
+    auto listed = list_all(
+        Collection{resource, collect_into<SecretStoreRecord>(out,
+                                                             [k = kind](const rapidjson::Value& v) {
+                                                               return parse_secret_store(v, k);
+                                                             })},
+        stores_scope, [&] { out.resize(first); });
+    if (!listed) return listed.error();
+  }
+  return out;
 }
 
 Result<SyncState> ApiClient::get_sync_state(const ObjectRef& target) {

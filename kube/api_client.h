@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -21,6 +22,7 @@ class ApiClient final : public KubeApi {
   Result<std::vector<ExternalSecret>> list_external_secrets(const ListScope& scope) override;
   Result<std::vector<ExternalSecret>> list_cluster_external_secrets(
       const ListScope& scope) override;
+  Result<std::vector<SecretStoreRecord>> list_secret_stores(const ListScope& scope) override;
   Result<SyncState> get_sync_state(const ObjectRef& target) override;
   Result<PatchOutcome> patch_annotation(const ObjectRef& target, std::string_view key,
                                         std::string_view value) override;
@@ -40,16 +42,17 @@ class ApiClient final : public KubeApi {
     std::string name;
   };
   Result<HttpResponse> send_with_retry(const HttpRequest& request, const Intent& intent);
-  /// Which collection to list and how to read its items.
+  /// Which collection to list; `take` reads one item (and may skip it with a warning).
   struct Collection {
     std::string resource;
-    Result<ExternalSecret> (*parse)(const rapidjson::Value&);
+    std::function<Status(const rapidjson::Value&)> take;
   };
-  Result<std::vector<ExternalSecret>> list_all(const Collection& collection,
-                                               const ListScope& scope);
+  /// Every page of `collection`; on an expired continue token, `restart` is called and the list
+  /// is read again in one piece.
+  Status list_all(const Collection& collection, const ListScope& scope,
+                  const std::function<void()>& restart);
   Result<std::string> list_page(const Collection& collection, const ListScope& scope,
-                                const std::string& continue_token,
-                                std::vector<ExternalSecret>& out);
+                                const std::string& continue_token);
 
   std::unique_ptr<HttpTransport> transport_;
   std::string group_version_;

@@ -145,9 +145,9 @@ std::string external_secret_yaml(const std::string& namespace_name, const std::s
                                  const std::vector<std::string>& keys,
                                  const std::string& extra_spec) {
   std::string yaml = fmt::format(
-      "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata:\n  name: {}\n"
-      "  namespace: {}\nspec:\n  secretStoreRef: {{name: akeyless, kind: SecretStore}}\n"
-      "  target: {{name: {}}}\n",
+      "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata:\n  name: \"{}\"\n"
+      "  namespace: \"{}\"\nspec:\n  secretStoreRef: {{name: akeyless, kind: SecretStore}}\n"
+      "  target: {{name: \"{}\"}}\n",
       name, namespace_name, name);
   yaml += extra_spec;
   if (!keys.empty()) yaml += "  data:\n";

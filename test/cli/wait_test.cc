@@ -19,7 +19,7 @@ bool contains(const std::string& haystack, const std::string& needle) {
 std::string with_behaviour(const std::string& ns, const std::string& name, const std::string& key,
                            const std::string& behaviour) {
   std::string yaml = external_secret_yaml(ns, name, {key});
-  const std::string marker = "  namespace: " + ns + "\n";
+  const std::string marker = "  namespace: \"" + ns + "\"\n";
   yaml.insert(yaml.find(marker) + marker.size(),
               "  annotations: {eso-player/behaviour: " + behaviour + "}\n");
   return yaml;

@@ -33,6 +33,9 @@ class FakeKube final : public KubeApi {
   Result<std::vector<ExternalSecret>> list_cluster_external_secrets(const ListScope&) override {
     return std::vector<ExternalSecret>{};
   }
+  Result<std::vector<SecretStoreRecord>> list_secret_stores(const ListScope&) override {
+    return std::vector<SecretStoreRecord>{};
+  }
   Result<SyncState> get_sync_state(const ObjectRef& target) override {
     ++gets;
     return get(target);

@@ -1,5 +1,7 @@
 #include "core/match.h"
 
+#include "core/key_rules.h"
+
 #include <doctest/doctest.h>
 
 #include "test/core/es_json.h"
@@ -76,7 +78,8 @@ TEST_CASE("keys match data and dataFrom.extract after Akeyless normalisation") {
       {{"/prod/other", "/prod/db2"},
        {"one@spec.data[1].remoteRef.key", "three@spec.data[0].remoteRef.key"}},
       {{"/prod"}, {}},
-      {{"/PROD/DB"}, {}},
+      // Without a provider any rule may match: Azure Key Vault names are case-insensitive.
+      {{"/PROD/DB"}, {"one@spec.data[0].remoteRef.key", "two@spec.dataFrom[0].extract.key"}},
       {{}, {}},
   };
   for (const auto& c : cases) {
@@ -92,6 +95,8 @@ TEST_CASE("keys match data and dataFrom.extract after Akeyless normalisation") {
   CHECK(matches[0].store == StoreRef{"s", "SecretStore"});
   CHECK(matches[0].verdict == MatchVerdict::kNeverSynced);
   CHECK(matches[1].verdict == MatchVerdict::kCreatedOnce);
+  CHECK(matches[0].rule == "akeyless");
+  CHECK(match_keys(objects, {"/PROD/DB"}).matches[0].rule == "azurekv");
 }
 
 }  // namespace eso
@@ -202,6 +207,85 @@ TEST_CASE("ClusterExternalSecret templates are matched under spec.externalSecret
   REQUIRE(result.matches.size() == 1);
   CHECK(result.matches[0].field == "spec.externalSecretSpec.data[0].remoteRef.key");
   CHECK(result.matches[0].verdict == MatchVerdict::kWillRefresh);
+}
+
+}  // namespace eso
+
+namespace eso {
+
+TEST_CASE("provider key rules reduce event keys and ExternalSecret keys to one form") {
+  struct Case {
+    const char* provider;
+    const char* key;
+    const char* want;
+  };
+  const Case cases[] = {
+      {"akeyless", "db/pass", "/db/pass"},
+      {"akeyless", "/db/pass/", "/db/pass"},
+      {"aws", "prod/db", "prod/db"},
+      {"aws", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-AbC123", "prod/db"},
+      {"aws", "arn:aws-us-gov:secretsmanager:us-gov-west-1:1:secret:x-y-z-a1B2c3", "x-y-z"},
+      {"aws", "arn:aws:secretsmanager:eu-west-1:1:secret:short", "short"},
+      {"azurekv", "secret/DbPassword", "dbpassword"},
+      {"azurekv", "cert/Tls", "tls"},
+      {"azurekv", "DbPassword", "dbpassword"},
+      {"azurekv", "https://v.vault.azure.net/secrets/DbPassword/0123abcd", "dbpassword"},
+      {"gcpsm", "db-pass", "db-pass"},
+      {"gcpsm", "projects/my-proj/secrets/db-pass", "db-pass"},
+      {"gcpsm", "projects/123/secrets/db-pass/versions/7", "db-pass"},
+      {"vault", "secret/data/app/db", "secret/app/db"},
+      {"vault", "/secret/app/db", "secret/app/db"},
+      {"vault", "app", "app"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.provider);
+    CAPTURE(c.key);
+    const KeyRule* rule = key_rule(c.provider);
+    REQUIRE(rule != nullptr);
+    CHECK(rule->canonical(c.key) == c.want);
+  }
+  CHECK(key_rule("doppler") == nullptr);
+}
+
+TEST_CASE("scoping by store, provider, and the store's own key rule") {
+  const std::vector<ExternalSecret> objects{
+      test::es_from_json(R"({"metadata": {"namespace": "a", "name": "aws"}, "spec": {
+        "secretStoreRef": {"name": "aws-store"}, "data": [{"remoteRef": {"key": "prod/db"}}]}})"),
+      test::es_from_json(R"({"metadata": {"namespace": "a", "name": "vault"}, "spec": {
+        "secretStoreRef": {"name": "vault-store", "kind": "ClusterSecretStore"},
+        "data": [{"remoteRef": {"key": "app/db"}}]}})"),
+      test::es_from_json(R"({"metadata": {"namespace": "a", "name": "unknown-store"}, "spec": {
+        "secretStoreRef": {"name": "gone"}, "data": [{"remoteRef": {"key": "prod/db"}}]}})"),
+  };
+  const StoreInfo aws{"aws", ""};
+  const StoreInfo vault{"vault", "secret"};
+  MatchScope scope;
+  scope.stores = [&](const ExternalSecret&, const StoreRef& s) -> const StoreInfo* {
+    if (s.name == "aws-store" && s.kind == "SecretStore") return &aws;
+    if (s.name == "vault-store" && s.kind == "ClusterSecretStore") return &vault;
+    return nullptr;
+  };
+  auto names = [&](const std::vector<std::string>& keys, const MatchScope& sc) {
+    std::vector<std::string> out;
+    for (const auto& m : match_keys(objects, keys, sc).matches) {
+      out.push_back(m.object->ref.name + ":" + m.rule);
+    }
+    return out;
+  };
+  const std::string arn = "arn:aws:secretsmanager:eu-west-1:1:secret:prod/db-AbC123";
+  CHECK(names({arn}, scope) == std::vector<std::string>{"aws:aws", "unknown-store:aws"});
+  CHECK(names({"secret/data/app/db"}, scope) == std::vector<std::string>{"vault:vault"});
+  // The aws store's rule alone applies to its entries: no Akeyless-style match for "/prod/db".
+  CHECK(names({"/prod/db"}, scope) == std::vector<std::string>{"unknown-store:akeyless"});
+
+  MatchScope only_aws = scope;
+  only_aws.provider = "aws";
+  CHECK(names({arn, "prod/db"}, only_aws) == std::vector<std::string>{"aws:aws"});
+
+  MatchScope by_store;
+  by_store.store_name = "vault-store";
+  by_store.store_kind = "ClusterSecretStore";
+  CHECK(names({"app/db", "prod/db"}, by_store) == std::vector<std::string>{"vault:akeyless"});
 }
 
 }  // namespace eso
