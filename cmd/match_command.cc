@@ -105,13 +105,19 @@ CLI::App* add_match_command(CLI::App& app, MatchOptions& options) {
       "match",
       "List the ExternalSecrets that read a key, the field that matched, and whether "
       "ESO will honour a trigger (read-only)");
-  cmd->add_option("-k,--key", options.keys, "Remote key to look for (repeatable)")->required();
+  add_key_input_options(*cmd, options.input, "Remote key to look for (repeatable)");
   add_store_scope_options(*cmd, options.scope);
   add_output_option(*cmd, options.output);
   return cmd;
 }
 
-int run_match(const GlobalOptions& global, const MatchOptions& options) {
+int run_match(const GlobalOptions& global, const MatchOptions& given) {
+  MatchOptions options = given;
+  auto keys = collect_keys(options.input, options.scope);
+  if (!keys) {
+    print_error(keys.error());
+    return kExitUsage;
+  }
   auto client = connect_or_report(global);
   if (!client) return kExitUsage;
   auto inventory = load_inventory(global, options.scope, *client);
@@ -119,12 +125,11 @@ int run_match(const GlobalOptions& global, const MatchOptions& options) {
     print_error(inventory.error());
     return kExitUsage;
   }
-  const auto result =
-      match_keys(inventory->objects, options.keys, match_scope(options.scope, *inventory));
+  const auto result = match_keys(inventory->objects, *keys, match_scope(options.scope, *inventory));
   warn_problems(result.problems);
   switch (options.output) {
     case OutputFormat::kJson:
-      print_json(result, options.keys, client->group_version());
+      print_json(result, *keys, client->group_version());
       break;
     case OutputFormat::kName:
       print_names(result.matches);
@@ -132,7 +137,7 @@ int run_match(const GlobalOptions& global, const MatchOptions& options) {
     case OutputFormat::kTable:
       if (result.matches.empty()) {
         fmt::print(stderr, "No ExternalSecret in {} references {}.\n",
-                   scope_description(global, *client), fmt::join(options.keys, ", "));
+                   scope_description(global, *client), fmt::join(*keys, ", "));
       } else {
         print_table(result.matches);
       }

@@ -2,12 +2,13 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cmd/event_input.h"
 #include "cmd/global_options.h"
 
 namespace eso::cmd {
 
 struct MatchOptions {
-  std::vector<std::string> keys;
+  KeyInput input;
   OutputFormat output = OutputFormat::kTable;
   StoreScopeOptions scope;
 };

@@ -213,7 +213,7 @@ void warn_about(const std::vector<ObjectReport>& reports) {
 CLI::App* add_trigger_command(CLI::App& app, TriggerCommandOptions& options) {
   auto* cmd = app.add_subcommand(
       "trigger", "Annotate every ExternalSecret that reads a key so ESO re-syncs it now");
-  cmd->add_option("-k,--key", options.keys, "Remote key that changed (repeatable)")->required();
+  add_key_input_options(*cmd, options.input, "Remote key that changed (repeatable)");
   cmd->add_option("--annotation", options.annotation, "Annotation key to set on ExternalSecrets")
       ->capture_default_str();
   cmd->add_flag("--dry-run", options.dry_run, "Show what would be patched; change nothing");
@@ -261,14 +261,23 @@ Result<std::chrono::nanoseconds> repeat_delay(const TriggerCommandOptions& optio
 
 // Patches, then (cache buster) patches again with a fresh value after `delay`; an object counts
 // as patched only when every round succeeded.
+// A progress line on stderr for long runs on a terminal.
+PatchProgress progress_line(size_t total) {
+  if (total < 50 || isatty(STDERR_FILENO) == 0) return {};
+  return [](size_t finished, size_t all) {
+    fmt::print(stderr, "\rpatched {}/{}{}", finished, all, finished == all ? "\n" : "");
+  };
+}
+
 std::vector<PatchResult> patch_rounds(kube::ApiClient& client, TriggerPlan& plan,
                                       const TriggerCommandOptions& options,
                                       std::chrono::nanoseconds delay) {
-  auto results = run_patches(client, plan, options.concurrency);
+  const auto progress = progress_line(plan.patches.size());
+  auto results = run_patches(client, plan, options.concurrency, progress);
   if (delay.count() == 0 || plan.patches.empty()) return results;
   std::this_thread::sleep_for(delay);
   plan.value = trigger_stamp(std::chrono::system_clock::now());
-  auto again = run_patches(client, plan, options.concurrency);
+  auto again = run_patches(client, plan, options.concurrency, progress);
   for (size_t i = 0; i < results.size(); ++i) {
     if (results[i].outcome) results[i] = std::move(again[i]);
   }
@@ -287,7 +296,13 @@ int exit_code_for(const std::vector<ObjectReport>& reports, const std::vector<Wa
 
 }  // namespace
 
-int run_trigger(const GlobalOptions& global, const TriggerCommandOptions& options) {
+int run_trigger(const GlobalOptions& global, const TriggerCommandOptions& given) {
+  TriggerCommandOptions options = given;
+  auto keys = collect_keys(options.input, options.scope);
+  if (!keys) {
+    print_error(keys.error());
+    return kExitUsage;
+  }
   const auto delay = repeat_delay(options);
   const auto timeout = parse_go_duration(options.timeout);
   if (!delay || !timeout) {
@@ -304,7 +319,7 @@ int run_trigger(const GlobalOptions& global, const TriggerCommandOptions& option
     return kExitUsage;
   }
   const auto matched =
-      match_keys(inventory->objects, options.keys, match_scope(options.scope, *inventory));
+      match_keys(inventory->objects, *keys, match_scope(options.scope, *inventory));
   warn_problems(matched.problems);
   TriggerOptions plan_options;
   plan_options.annotation = options.annotation;
@@ -335,7 +350,7 @@ int run_trigger(const GlobalOptions& global, const TriggerCommandOptions& option
 
   if (reports.empty()) {
     fmt::print(stderr, "No ExternalSecret references {}; nothing to trigger.\n",
-               fmt::join(options.keys, ", "));
+               fmt::join(*keys, ", "));
     return options.require_match ? kExitNoMatch : kExitOk;
   }
   return exit_code_for(reports, waits);

@@ -5,12 +5,13 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cmd/event_input.h"
 #include "cmd/global_options.h"
 
 namespace eso::cmd {
 
 struct TriggerCommandOptions {
-  std::vector<std::string> keys;
+  KeyInput input;
   std::string annotation = "force-sync";
   bool dry_run = false;
   bool force = false;

@@ -7,11 +7,11 @@ _eso_updater() {
 
   local global_opts="--kubeconfig --context -n --namespace -A --all-namespaces -l --selector --chunk-size -h --help"
   local commands="match trigger version"
-  local match_opts="-k --key --store --store-kind --provider -o --output -h --help"
-  local trigger_opts="-k --key --annotation --dry-run --force --include-possible --patch-children --require-match --concurrency --wait --timeout --repeat-after --store --store-kind --provider -o --output -h --help"
+  local match_opts="-k --key --event --event-source --store --store-kind --provider -o --output -h --help"
+  local trigger_opts="-k --key --event --event-source --annotation --dry-run --force --include-possible --patch-children --require-match --concurrency --wait --timeout --repeat-after --store --store-kind --provider -o --output -h --help"
 
   case $prev in
-    --kubeconfig) _filedir; return ;;
+    --kubeconfig | --event) _filedir; return ;;
     -o | --output) COMPREPLY=($(compgen -W "table json name" -- "$cur")); return ;;
     --store-kind) COMPREPLY=($(compgen -W "SecretStore ClusterSecretStore" -- "$cur")); return ;;
     --provider) COMPREPLY=($(compgen -W "akeyless aws azurekv gcpsm vault doppler infisical" -- "$cur")); return ;;
@@ -21,7 +21,7 @@ _eso_updater() {
     -n | --namespace)
       COMPREPLY=($(compgen -W "$(kubectl get namespaces -o name 2>/dev/null | sed 's|^namespace/||')" -- "$cur"))
       return ;;
-    -k | --key | -l | --selector | --chunk-size | --annotation | --concurrency | --timeout | --repeat-after | --store) return ;;
+    -k | --key | -l | --selector | --chunk-size | --annotation | --concurrency | --timeout | --repeat-after | --store | --event-source) return ;;
   esac
 
   local command="" w

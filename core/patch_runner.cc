@@ -2,13 +2,17 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <thread>
 
 namespace eso {
 
-std::vector<PatchResult> run_patches(KubeApi& api, const TriggerPlan& plan, int concurrency) {
+std::vector<PatchResult> run_patches(KubeApi& api, const TriggerPlan& plan, int concurrency,
+                                     const PatchProgress& progress) {
   std::vector<PatchResult> results(plan.patches.size());
   std::atomic<size_t> next{0};
+  std::mutex progress_mu;
+  size_t finished = 0;
   auto worker = [&] {
     for (size_t i = next++; i < plan.patches.size(); i = next++) {
       const auto& patch = plan.patches[i];
@@ -17,6 +21,10 @@ std::vector<PatchResult> run_patches(KubeApi& api, const TriggerPlan& plan, int 
       results[i].outcome = api.patch_annotation(patch.target, patch.annotation, plan.value);
       results[i].latency = std::chrono::duration_cast<std::chrono::microseconds>(
           std::chrono::steady_clock::now() - start);
+      if (progress) {
+        std::lock_guard lock(progress_mu);
+        progress(++finished, plan.patches.size());
+      }
     }
   };
   const size_t threads =

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <vector>
 
 #include "core/kube_api.h"
@@ -15,8 +16,13 @@ struct PatchResult {
   std::chrono::microseconds latency{0};
 };
 
+/// Called after each finished patch with (finished, total); may be called from any worker
+/// thread, one call at a time.
+using PatchProgress = std::function<void(size_t finished, size_t total)>;
+
 /// Applies every patch of `plan` through `api`, at most `concurrency` at a time (at least 1).
 /// Results are in plan order. Failures of one object never stop the others.
-std::vector<PatchResult> run_patches(KubeApi& api, const TriggerPlan& plan, int concurrency);
+std::vector<PatchResult> run_patches(KubeApi& api, const TriggerPlan& plan, int concurrency,
+                                     const PatchProgress& progress = {});
 
 }  // namespace eso

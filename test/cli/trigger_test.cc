@@ -153,3 +153,39 @@ TEST_CASE("trigger -A patches across namespaces, many objects concurrently") {
 }
 
 }  // namespace eso::test
+
+namespace eso::test {
+
+TEST_CASE("--event takes keys from an Akeyless payload in a file or on stdin") {
+  const auto ns = unique_namespace("event");
+  kubectl({"apply", "-f", "-"}, external_secret_yaml(ns, "db", {"/ev/db"}) +
+                                    external_secret_yaml(ns, "api", {"/ev/api"}) +
+                                    external_secret_yaml(ns, "cert", {"/ev/cert"}));
+  const std::string payload = R"({"Akeyless_Events": {
+      "static-secret-updated": [{"item_name": "/ev/db", "event_id": 1, "payload": {"v": [1]}}],
+      "rotated-secret-success": [{"item_name": "ev/api"}],
+      "certificate-expired": [{"item_name": "/ev/cert"}]}})";
+  const auto file = write_temp_file("event.json", payload);
+  const auto r = eso_updater({"trigger", "-n", ns, "--event", file, "-o", "name"});
+  INFO(r.out, r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(contains(r.err, "akeyless format, 3 event(s), 2 key(s)"));
+  CHECK(contains(r.err, "ignored certificate-expired"));
+  CHECK_FALSE(annotation(get_object("externalsecret", ns, "db"), "force-sync").empty());
+  CHECK_FALSE(annotation(get_object("externalsecret", ns, "api"), "force-sync").empty());
+  CHECK(annotation(get_object("externalsecret", ns, "cert"), "force-sync").empty());
+
+  const auto piped =
+      run_process({ESO_UPDATER_BINARY, "match", "-n", ns, "--event", "-", "-o", "name"}, {},
+                  R"({"keys": ["/ev/cert"]})");
+  CHECK(piped.exit_code == 0);
+  CHECK(piped.out == "externalsecret.external-secrets.io/cert\n");
+
+  const auto bad = eso_updater({"trigger", "-n", ns, "--event", write_temp_file("bad", "{oops")});
+  CHECK(bad.exit_code == 2);
+  CHECK(contains(bad.err, "malformed JSON"));
+  CHECK(eso_updater({"trigger", "-n", ns, "--event", "/nonexistent.json"}).exit_code == 2);
+  CHECK(eso_updater({"trigger", "-n", ns}).exit_code == 2);
+}
+
+}  // namespace eso::test

@@ -1,0 +1,80 @@
+#include "cmd/event_input.h"
+
+#include <fstream>
+#include <iostream>
+#include <iterator>
+
+#include <fmt/format.h>
+
+#include "core/event_decoder.h"
+
+namespace eso::cmd {
+namespace {
+
+constexpr size_t kMaxEventBytes = size_t{16} << 20;
+
+Result<std::string> read_payload(const std::string& path) {
+  std::string body;
+  std::istream* in = &std::cin;
+  std::ifstream file;
+  if (path != "-") {
+    file.open(path, std::ios::binary);
+    if (!file) {
+      return Error{ErrorCode::kInvalidArgument,
+                   fmt::format("--event {}: {}", path, std::strerror(errno))};
+    }
+    in = &file;
+  }
+  char buf[65536];
+  while (in->read(buf, sizeof buf) || in->gcount() > 0) {
+    body.append(buf, static_cast<size_t>(in->gcount()));
+    if (body.size() > kMaxEventBytes) {
+      return Error{ErrorCode::kInvalidArgument,
+                   fmt::format("--event {}: larger than {} MiB", path, kMaxEventBytes >> 20)};
+    }
+  }
+  return body;
+}
+
+}  // namespace
+
+void add_key_input_options(CLI::App& command, KeyInput& input, const std::string& key_help) {
+  command.add_option("-k,--key", input.keys, key_help);
+  command.add_option("--event", input.event_file,
+                     "Read keys from a notification payload in FILE ('-' for stdin), as serve "
+                     "receives it");
+  std::string sources;
+  for (const auto& s : event_sources())
+    sources += (sources.empty() ? "" : ", ") + std::string(s.name);
+  command.add_option("--event-source", input.event_source,
+                     "Format of --event: " + sources + " (default: detected)");
+}
+
+Result<std::vector<std::string>> collect_keys(const KeyInput& input, StoreScopeOptions& scope) {
+  std::vector<std::string> keys = input.keys;
+  if (input.event_file.empty()) {
+    if (keys.empty()) return Error{ErrorCode::kInvalidArgument, "give --key or --event"};
+    return keys;
+  }
+  auto body = read_payload(input.event_file);
+  if (!body) return body.error();
+  auto decoded = decode_events(*body, input.event_source);
+  if (!decoded) {
+    return Error{ErrorCode::kInvalidArgument,
+                 fmt::format("--event {}: {}", input.event_file, decoded.error().message)};
+  }
+  fmt::print(stderr, "event: {} format, {} event(s), {} key(s)", decoded->source, decoded->events,
+             decoded->keys.size());
+  for (const auto& ignored : decoded->ignored) {
+    fmt::print(stderr, "; ignored {}: {}",
+               ignored.event_type.empty() ? std::string("an event") : ignored.event_type,
+               ignored.reason);
+  }
+  fmt::print(stderr, "\n");
+  keys.insert(keys.end(), decoded->keys.begin(), decoded->keys.end());
+  if (scope.store.empty()) scope.store = decoded->store;
+  if (scope.provider.empty()) scope.provider = decoded->provider;
+  return keys;
+}
+
+}  // namespace eso::cmd
