@@ -128,3 +128,30 @@ TEST_CASE("the context's namespace is the default scope") {
 }
 
 }  // namespace eso::test
+
+namespace eso::test {
+
+TEST_CASE("-l filters by label on the server, and generator users are flagged") {
+  const auto ns = unique_namespace("labels");
+  kubectl({"apply", "-f", "-"},
+          external_secret_yaml(ns, "gold", {"/lbl"}) +
+              external_secret_yaml(ns, "bronze", {"/lbl"}) +
+              external_secret_yaml(ns, "generated", {"/lbl"},
+                                   "  dataFrom:\n  - sourceRef:\n      generatorRef:\n"
+                                   "        {apiVersion: generators.external-secrets.io/v1alpha1, "
+                                   "kind: Password, name: pw}\n"));
+  kubectl({"label", "externalsecret", "gold", "-n", ns, "tier=gold"});
+  kubectl({"label", "externalsecret", "bronze", "-n", ns, "tier=bronze"});
+  const auto gold = eso_updater({"match", "-n", ns, "-l", "tier=gold", "-k", "/lbl", "-o", "name"});
+  CHECK(gold.exit_code == 0);
+  CHECK(gold.out == "externalsecret.external-secrets.io/gold\n");
+  const auto not_bronze =
+      eso_updater({"match", "-n", ns, "-l", "tier!=bronze", "-k", "/lbl", "-o", "name"});
+  CHECK(not_bronze.out ==
+        "externalsecret.external-secrets.io/generated\nexternalsecret.external-secrets.io/gold\n");
+  const auto table = eso_updater({"match", "-n", ns, "-l", "!tier", "-k", "/lbl"});
+  CHECK(contains(table.out, "generatorRef values regenerate on refresh"));
+  CHECK(eso_updater({"match", "-n", ns, "-l", "tier in (", "-k", "/lbl"}).exit_code == 2);
+}
+
+}  // namespace eso::test
