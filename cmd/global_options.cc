@@ -11,6 +11,9 @@ void add_global_options(CLI::App& app, GlobalOptions& options) {
   app.add_option("--kubeconfig", options.kubeconfig,
                  "Path to the kubeconfig file (only this file is read)");
   app.add_option("--context", options.context, "The kubeconfig context to use");
+  app.add_option("--cluster", options.cluster,
+                 "The kubeconfig cluster to use instead of the context's");
+  app.add_option("--user", options.user, "The kubeconfig user to use instead of the context's");
   app.add_option("-n,--namespace", options.namespaces,
                  "Namespace to search; repeat or separate with commas for several (default: the "
                  "context's namespace)")
@@ -37,9 +40,9 @@ void add_output_option(CLI::App& command, OutputFormat& format) {
 void print_error(const Error& error) { fmt::print(stderr, "error: {}\n", error.message); }
 
 std::unique_ptr<kube::ApiClient> connect_or_report(const GlobalOptions& options) {
-  auto config = kube::load_client_config(
-      kube::ConfigOverrides{options.kubeconfig, options.context,
-                            options.namespaces.size() == 1 ? options.namespaces[0] : ""});
+  auto config = kube::load_client_config(kube::ConfigOverrides{
+      options.kubeconfig, options.context,
+      options.namespaces.size() == 1 ? options.namespaces[0] : "", options.cluster, options.user});
   if (!config) {
     print_error(config.error());
     return nullptr;

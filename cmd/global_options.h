@@ -15,6 +15,8 @@ namespace eso::cmd {
 struct GlobalOptions {
   std::string kubeconfig;
   std::string context;
+  std::string cluster;
+  std::string user;
   std::vector<std::string> namespaces;  ///< -n, repeatable or comma-separated
   bool all_namespaces = false;
   std::string selector;

@@ -5,7 +5,7 @@ _eso_updater() {
   local cur prev words cword
   _init_completion || return
 
-  local global_opts="--kubeconfig --context -n --namespace -A --all-namespaces -l --selector --chunk-size -h --help"
+  local global_opts="--kubeconfig --context --cluster --user -n --namespace -A --all-namespaces -l --selector --chunk-size -h --help"
   local commands="match trigger version"
   local match_opts="-k --key --event --event-source --store --store-kind --provider -o --output -h --help"
   local trigger_opts="-k --key --event --event-source --annotation --dry-run --force --include-possible --patch-children --require-match --concurrency --wait --timeout --repeat-after --store --store-kind --provider -o --output -h --help"
@@ -17,6 +17,12 @@ _eso_updater() {
     --provider) COMPREPLY=($(compgen -W "akeyless aws azurekv gcpsm vault doppler infisical" -- "$cur")); return ;;
     --context)
       COMPREPLY=($(compgen -W "$(kubectl config get-contexts -o name 2>/dev/null)" -- "$cur"))
+      return ;;
+    --cluster)
+      COMPREPLY=($(compgen -W "$(kubectl config get-clusters 2>/dev/null | tail -n +2)" -- "$cur"))
+      return ;;
+    --user)
+      COMPREPLY=($(compgen -W "$(kubectl config get-users 2>/dev/null | tail -n +2)" -- "$cur"))
       return ;;
     -n | --namespace)
       COMPREPLY=($(compgen -W "$(kubectl get namespaces -o name 2>/dev/null | sed 's|^namespace/||')" -- "$cur"))

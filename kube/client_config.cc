@@ -137,15 +137,68 @@ Status apply_cluster(const NamedEntry& cluster, ClientConfig& config) {
   return ok_status();
 }
 
-Status apply_user(const NamedEntry& user, ClientConfig& config) {
-  if (user.node["exec"]) {
+Result<ExecConfig> read_exec(const NamedEntry& user, const YAML::Node& exec) {
+  ExecConfig config;
+  config.api_version = scalar(exec, "apiVersion");
+  config.command = scalar(exec, "command");
+  config.install_hint = scalar(exec, "installHint");
+  config.provide_cluster_info = truthy(exec, "provideClusterInfo");
+  if (const std::string mode = scalar(exec, "interactiveMode"); !mode.empty()) {
+    config.interactive_mode = mode;
+  }
+  if (config.command.empty()) {
+    return config_error(fmt::format("kubeconfig {}: exec has no command", user.file));
+  }
+  if (config.api_version != "client.authentication.k8s.io/v1" &&
+      config.api_version != "client.authentication.k8s.io/v1beta1") {
     return config_error(fmt::format(
-        "kubeconfig {}: user of context \"{}\" uses an exec credential plugin, which this "
-        "version of eso-updater does not run yet; use a token or client certificate",
-        user.file, config.context_name));
+        "kubeconfig {}: exec apiVersion \"{}\" is not client.authentication.k8s.io/v1 or "
+        "v1beta1",
+        user.file, config.api_version));
+  }
+  if (config.interactive_mode != "Never" && config.interactive_mode != "IfAvailable" &&
+      config.interactive_mode != "Always") {
+    return config_error(
+        fmt::format("kubeconfig {}: exec interactiveMode \"{}\" is not Never, "
+                    "IfAvailable or Always",
+                    user.file, config.interactive_mode));
+  }
+  // client-go: a command with a '/' is relative to the kubeconfig that names it.
+  if (config.command.find('/') != std::string::npos) {
+    config.command = resolve_path(config.command, user.file);
+  }
+  if (const YAML::Node args = exec["args"]; args && args.IsSequence()) {
+    for (const auto& a : args) config.args.push_back(a.IsScalar() ? a.Scalar() : "");
+  }
+  if (const YAML::Node env = exec["env"]; env && env.IsSequence()) {
+    for (const auto& e : env) config.env.emplace_back(scalar(e, "name"), scalar(e, "value"));
+  }
+  return config;
+}
+
+// The oidc auth-provider: usable while its id-token is valid; refreshing it needs the IdP.
+Status apply_oidc(const NamedEntry& user, const YAML::Node& provider, ClientConfig& config) {
+  const YAML::Node settings = provider["config"];
+  const std::string id_token = settings ? scalar(settings, "id-token") : "";
+  if (id_token.empty()) {
+    return config_error(
+        fmt::format("kubeconfig {}: the oidc auth-provider has no id-token; log in with kubelogin "
+                    "(kubectl oidc-login) and use its exec credential plugin",
+                    user.file));
+  }
+  config.token = id_token;
+  return ok_status();
+}
+
+Status apply_user(const NamedEntry& user, ClientConfig& config) {
+  if (const YAML::Node exec = user.node["exec"]) {
+    auto parsed = read_exec(user, exec);
+    if (!parsed) return parsed.error();
+    config.exec = std::move(*parsed);
   }
   if (const YAML::Node provider = user.node["auth-provider"]) {
     const std::string name = scalar(provider, "name");
+    if (name == "oidc") return apply_oidc(user, provider, config);
     return config_error(fmt::format(
         "kubeconfig {}: auth-provider \"{}\" was removed from kubectl; use its exec credential "
         "plugin instead (gcp: gke-gcloud-auth-plugin, azure: kubelogin)",
@@ -168,11 +221,16 @@ Status apply_user(const NamedEntry& user, ClientConfig& config) {
   config.token_file = resolve_path(scalar(user.node, "tokenFile"), user.file);
   config.username = scalar(user.node, "username");
   config.password = scalar(user.node, "password");
-  if (!config.token.empty() && !config.username.empty()) {
+  // client-go's validation: one of token/tokenFile, basic auth, exec.
+  std::vector<std::string> methods;
+  if (!config.token.empty() || !config.token_file.empty()) methods.emplace_back("token");
+  if (!config.username.empty() || !config.password.empty()) methods.emplace_back("basicAuth");
+  if (config.exec) methods.emplace_back("exec");
+  if (methods.size() > 1) {
     return config_error(fmt::format(
-        "kubeconfig {}: user of context \"{}\" sets both a token and a username/password; "
-        "keep one",
-        user.file, config.context_name));
+        "kubeconfig {}: more than one authentication method for the user of context \"{}\": "
+        "[{}]; keep one",
+        user.file, config.context_name, fmt::join(methods, " ")));
   }
   return ok_status();
 }
@@ -192,8 +250,10 @@ Result<ClientConfig> resolve(const MergedKubeconfig& merged, const ConfigOverrid
     return config_error(
         fmt::format("context \"{}\" not found in {}", config.context_name, config.source));
   }
-  const std::string cluster_name = scalar(context->second.node, "cluster");
-  const std::string user_name = scalar(context->second.node, "user");
+  const std::string cluster_name =
+      overrides.cluster.empty() ? scalar(context->second.node, "cluster") : overrides.cluster;
+  const std::string user_name =
+      overrides.user.empty() ? scalar(context->second.node, "user") : overrides.user;
   const auto cluster = merged.clusters.find(cluster_name);
   if (cluster == merged.clusters.end()) {
     return config_error(fmt::format("context \"{}\" names cluster \"{}\", which is not in {}",

@@ -3,6 +3,8 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/result.h"
 
@@ -13,6 +15,8 @@ struct ConfigOverrides {
   std::string kubeconfig;      ///< --kubeconfig: only this file, which must exist
   std::string context;         ///< --context
   std::string namespace_name;  ///< -n/--namespace
+  std::string cluster;         ///< --cluster: use this kubeconfig cluster instead of the context's
+  std::string user;            ///< --user: use this kubeconfig user instead of the context's
 };
 
 /// Reads an environment variable; injectable so tests do not depend on the real environment.
@@ -20,6 +24,17 @@ using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
 
 /// The process environment.
 std::optional<std::string> process_env(const std::string& name);
+
+/// A `client.authentication.k8s.io` exec credential plugin (kubeconfig `users[].user.exec`).
+struct ExecConfig {
+  std::string api_version;  ///< client.authentication.k8s.io/v1 or /v1beta1
+  std::string command;      ///< run without a shell; a relative path resolves like kubectl
+  std::vector<std::string> args;
+  std::vector<std::pair<std::string, std::string>> env;
+  std::string install_hint;
+  bool provide_cluster_info = false;
+  std::string interactive_mode = "IfAvailable";  ///< Never, IfAvailable, Always
+};
 
 /// Everything needed to talk to one API server as one user. Key material stays in memory.
 struct ClientConfig {
@@ -40,6 +55,7 @@ struct ClientConfig {
   std::string token_file;  ///< bearer token re-read when the file changes
   std::string username;
   std::string password;
+  std::optional<ExecConfig> exec;
 };
 
 /// Resolves the configuration as kubectl does: --kubeconfig, else KUBECONFIG (a ':'-separated

@@ -14,13 +14,13 @@
 #include <fmt/format.h>
 
 #include "core/version.h"
+#include "kube/credential_source.h"
 
 namespace eso::kube {
 namespace {
 
 // A hostile or broken server must not make us buffer without bound.
 constexpr size_t kMaxResponseBytes = size_t{1} << 30;
-constexpr auto kTokenRecheck = std::chrono::seconds(1);
 
 struct Exchange {
   std::string* body;
@@ -104,10 +104,7 @@ struct HttpTransport::Impl {
   std::mutex pool_mu;
   std::vector<CURL*> idle;
 
-  std::mutex token_mu;
-  std::string file_token;
-  struct timespec token_mtime {};
-  std::chrono::steady_clock::time_point token_checked{};
+  std::unique_ptr<CredentialSource> credential_source;
 
   std::mutex warn_mu;
   std::set<std::string> warnings_seen;
@@ -134,40 +131,10 @@ struct HttpTransport::Impl {
     idle.push_back(h);
   }
 
-  Result<std::string> bearer_token();
   void show_warnings(const std::vector<std::string>& warnings);
-  void configure_tls(CURL* h);
+  void configure_tls(CURL* h, const Credentials& credentials);
+  Result<HttpResponse> perform(const HttpRequest& request, const Credentials& credentials);
 };
-
-Result<std::string> HttpTransport::Impl::bearer_token() {
-  if (config.token_file.empty()) return config.token;
-  std::lock_guard lock(token_mu);
-  const auto now = std::chrono::steady_clock::now();
-  if (!file_token.empty() && now - token_checked < kTokenRecheck) return file_token;
-  token_checked = now;
-  struct stat st {};
-  if (::stat(config.token_file.c_str(), &st) != 0) {
-    if (!file_token.empty()) return file_token;  // keep the last good token across a rotation
-    return Error{ErrorCode::kConfig, fmt::format("cannot read token file {}: {}", config.token_file,
-                                                 std::strerror(errno))};
-  }
-  if (!file_token.empty() && st.st_mtim.tv_sec == token_mtime.tv_sec &&
-      st.st_mtim.tv_nsec == token_mtime.tv_nsec) {
-    return file_token;
-  }
-  std::ifstream in(config.token_file, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  std::string token = text.str();
-  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
-  if (token.empty()) {
-    if (!file_token.empty()) return file_token;
-    return Error{ErrorCode::kConfig, fmt::format("token file {} is empty", config.token_file)};
-  }
-  file_token = std::move(token);
-  token_mtime = st.st_mtim;
-  return file_token;
-}
 
 void HttpTransport::Impl::show_warnings(const std::vector<std::string>& warnings) {
   std::lock_guard lock(warn_mu);
@@ -176,7 +143,7 @@ void HttpTransport::Impl::show_warnings(const std::vector<std::string>& warnings
   }
 }
 
-void HttpTransport::Impl::configure_tls(CURL* h) {
+void HttpTransport::Impl::configure_tls(CURL* h, const Credentials& credentials) {
   if (config.insecure_skip_tls_verify) {
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -185,9 +152,13 @@ void HttpTransport::Impl::configure_tls(CURL* h) {
     curl_blob ca{config.ca_pem.data(), config.ca_pem.size(), CURL_BLOB_NOCOPY};
     curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &ca);
   }
-  if (!config.client_cert_pem.empty()) {
-    curl_blob cert{config.client_cert_pem.data(), config.client_cert_pem.size(), CURL_BLOB_NOCOPY};
-    curl_blob key{config.client_key_pem.data(), config.client_key_pem.size(), CURL_BLOB_NOCOPY};
+  // An exec plugin's certificate, else the kubeconfig's. libcurl copies blobs it is given.
+  const bool from_exec = !credentials.client_cert_pem.empty();
+  const std::string& cert_pem = from_exec ? credentials.client_cert_pem : config.client_cert_pem;
+  const std::string& key_pem = from_exec ? credentials.client_key_pem : config.client_key_pem;
+  if (!cert_pem.empty()) {
+    curl_blob cert{const_cast<char*>(cert_pem.data()), cert_pem.size(), CURL_BLOB_COPY};
+    curl_blob key{const_cast<char*>(key_pem.data()), key_pem.size(), CURL_BLOB_COPY};
     curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &cert);
     curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
     curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &key);
@@ -227,14 +198,27 @@ Result<std::unique_ptr<HttpTransport>> HttpTransport::create(ClientConfig config
   curl_share_setopt(impl->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
   curl_share_setopt(impl->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
   impl->config = std::move(config);
+  impl->credential_source = std::make_unique<CredentialSource>(impl->config);
   return std::unique_ptr<HttpTransport>(new HttpTransport(std::move(impl)));
 }
 
 Result<HttpResponse> HttpTransport::send(const HttpRequest& request) {
-  Impl& s = *impl_;
-  auto token = s.bearer_token();
-  if (!token) return token.error();
+  auto credentials = impl_->credential_source->current();
+  if (!credentials) return credentials.error();
+  auto response = impl_->perform(request, *credentials);
+  // A rotated token file or an expired exec credential: renew once and retry (client-go does).
+  if (response && response->status == 401 &&
+      impl_->credential_source->renew_after_unauthorized(credentials->token)) {
+    credentials = impl_->credential_source->current();
+    if (!credentials) return credentials.error();
+    response = impl_->perform(request, *credentials);
+  }
+  return response;
+}
 
+Result<HttpResponse> HttpTransport::Impl::perform(const HttpRequest& request,
+                                                  const Credentials& credentials) {
+  Impl& s = *this;
   CURL* h = s.acquire();
   if (h == nullptr) return Error{ErrorCode::kInternal, "curl_easy_init failed"};
   curl_easy_reset(h);
@@ -258,20 +242,21 @@ Result<HttpResponse> HttpTransport::send(const HttpRequest& request) {
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &ex);
   curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
-  curl_slist* connect_to = nullptr;
+  curl_slist* connect_to_list = nullptr;
   if (!s.connect_to.empty()) {
-    connect_to = curl_slist_append(nullptr, s.connect_to.c_str());
-    curl_easy_setopt(h, CURLOPT_CONNECT_TO, connect_to);
+    connect_to_list = curl_slist_append(nullptr, s.connect_to.c_str());
+    curl_easy_setopt(h, CURLOPT_CONNECT_TO, connect_to_list);
   }
   if (!s.config.proxy_url.empty()) curl_easy_setopt(h, CURLOPT_PROXY, s.config.proxy_url.c_str());
-  s.configure_tls(h);
+  s.configure_tls(h, credentials);
   if (!s.config.username.empty()) {
     curl_easy_setopt(h, CURLOPT_USERNAME, s.config.username.c_str());
     curl_easy_setopt(h, CURLOPT_PASSWORD, s.config.password.c_str());
   }
 
   curl_slist* headers = curl_slist_append(nullptr, "Accept: application/json");
-  const std::string auth = token->empty() ? std::string() : "Authorization: Bearer " + *token;
+  const std::string auth =
+      credentials.token.empty() ? std::string() : "Authorization: Bearer " + credentials.token;
   if (!auth.empty()) headers = curl_slist_append(headers, auth.c_str());
   const std::string content_type = "Content-Type: " + request.content_type;
   if (!request.content_type.empty()) headers = curl_slist_append(headers, content_type.c_str());
@@ -284,7 +269,7 @@ Result<HttpResponse> HttpTransport::send(const HttpRequest& request) {
   const CURLcode rc = curl_easy_perform(h);
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
   curl_slist_free_all(headers);
-  curl_slist_free_all(connect_to);
+  curl_slist_free_all(connect_to_list);
   s.release(h);
   s.show_warnings(warnings);
   if (rc == CURLE_OK) return response;

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -50,8 +51,16 @@ ProcessResult run_process(const std::vector<std::string>& argv,
   posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
   posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
 
+  // extra_env replaces inherited variables of the same name.
+  auto name_of = [](const std::string& e) { return e.substr(0, e.find('=') + 1); };
   std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry = *e;
+    const bool replaced =
+        std::any_of(extra_env.begin(), extra_env.end(),
+                    [&](const std::string& x) { return name_of(x) == name_of(entry); });
+    if (!replaced) env.push_back(entry);
+  }
   for (const auto& e : extra_env) env.push_back(e);
   std::vector<char*> envp, args;
   for (auto& e : env) envp.push_back(e.data());

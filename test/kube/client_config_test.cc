@@ -10,6 +10,7 @@
 #include <doctest/doctest.h>
 
 #include "core/base64.h"
+#include "kube/exec_credential.h"
 
 namespace eso::kube {
 namespace {
@@ -31,6 +32,12 @@ struct TempDir {
     return p.string();
   }
 };
+
+ConfigOverrides over(std::string kubeconfig = "", std::string context = "", std::string ns = "",
+                     std::string cluster = "", std::string user = "") {
+  return ConfigOverrides{std::move(kubeconfig), std::move(context), std::move(ns),
+                         std::move(cluster), std::move(user)};
+}
 
 EnvLookup env_of(std::map<std::string, std::string> vars) {
   return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
@@ -59,14 +66,14 @@ TEST_CASE("--kubeconfig reads only that file and must exist") {
   TempDir dir;
   const auto file =
       dir.write("a", kubeconfig("a-ctx", "c", "https://a:6443", "u", "tok-a", "team"));
-  auto config = load_client_config({file, "", ""}, env_of({{"KUBECONFIG", "/nonexistent"}}));
+  auto config = load_client_config(over(file, "", ""), env_of({{"KUBECONFIG", "/nonexistent"}}));
   REQUIRE(config.ok());
   CHECK(config->server == "https://a:6443");
   CHECK(config->token == "tok-a");
   CHECK(config->context_name == "a-ctx");
   CHECK(config->namespace_name == "team");
 
-  auto missing = load_client_config({(dir.path / "nope").string(), "", ""}, env_of({}));
+  auto missing = load_client_config(over((dir.path / "nope").string(), "", ""), env_of({}));
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.error().message.find("no such file") != std::string::npos);
 }
@@ -109,14 +116,14 @@ clusters:
   const std::string list =
       first + ":" + (dir.path / "missing").string() + "::" + second + ":" + third;
 
-  auto merged = load_client_config({}, env_of({{"KUBECONFIG", list}}));
+  auto merged = load_client_config(over(), env_of({{"KUBECONFIG", list}}));
   REQUIRE(merged.ok());
   CHECK(merged->context_name == "shared-ctx");
   CHECK(merged->server == "https://second:6443");  // trailing '/' dropped
   CHECK(merged->token == "first-token");
   CHECK(merged->namespace_name == "from-first");
 
-  auto other = load_client_config({"", "other-ctx", "ns-flag"}, env_of({{"KUBECONFIG", list}}));
+  auto other = load_client_config(over("", "other-ctx", "ns-flag"), env_of({{"KUBECONFIG", list}}));
   REQUIRE(other.ok());
   CHECK(other->server == "https://other:6443");
   CHECK(other->token == "second-token");
@@ -126,7 +133,7 @@ clusters:
 TEST_CASE("namespace falls back to default") {
   TempDir dir;
   const auto file = dir.write("a", kubeconfig("a-ctx", "c", "https://a", "u", "t"));
-  auto config = load_client_config({}, env_of({{"KUBECONFIG", file}}));
+  auto config = load_client_config(over(), env_of({{"KUBECONFIG", file}}));
   REQUIRE(config.ok());
   CHECK(config->namespace_name == "default");
 }
@@ -149,7 +156,7 @@ contexts:
   context: {cluster: c, user: u}
 )");
   // Run from another directory to prove the paths do not depend on the working directory.
-  auto config = load_client_config({file, "", ""}, env_of({}));
+  auto config = load_client_config(over(file, "", ""), env_of({}));
   REQUIRE(config.ok());
   CHECK(config->ca_pem == "CA-PEM");
   CHECK(config->ca_origin.find("sub/pki/ca.pem") != std::string::npos);
@@ -169,7 +176,7 @@ TEST_CASE("embedded -data fields are base64-decoded in memory") {
                     "  user:\n    client-certificate-data: " +
                     base64_encode("CERT") + "\n    client-key-data: " + base64_encode("KEY") +
                     "\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\n");
-  auto config = load_client_config({file, "", ""}, env_of({}));
+  auto config = load_client_config(over(file, "", ""), env_of({}));
   REQUIRE(config.ok());
   CHECK(config->ca_pem == "CA");
   CHECK(config->client_cert_pem == "CERT");
@@ -220,12 +227,12 @@ TEST_CASE("unusable kubeconfigs give errors that name the file and the problem")
        "current-context: x\nclusters:\n- name: c\n  cluster: {server: 'https://h'}\nusers:\n"
        "- name: u\n  user: {token: t, username: a, password: b}\ncontexts:\n- name: x\n"
        "  context: {cluster: c, user: u}\n",
-       "", "both a token and a username"},
+       "", "more than one authentication method"},
   };
   for (const auto& c : cases) {
     CAPTURE(c.name);
     const auto file = dir.write(c.name, c.content);
-    auto config = load_client_config({file, c.context, ""}, env_of({}));
+    auto config = load_client_config(over(file, c.context, ""), env_of({}));
     REQUIRE_FALSE(config.ok());
     CHECK(config.error().code == ErrorCode::kConfig);
     CHECK(config.error().message.find(c.want) != std::string::npos);
@@ -238,9 +245,9 @@ TEST_CASE("in-cluster configuration reads the service-account directory") {
   dir.write("sa/ca.crt", "SA-CA");
   dir.write("sa/namespace", "eso-system\n");
   const auto sa = (dir.path / "sa").string();
-  auto config = load_client_config({}, env_of({{"KUBERNETES_SERVICE_HOST", "fd00::1"},
-                                               {"KUBERNETES_SERVICE_PORT", "443"},
-                                               {"ESO_SERVICE_ACCOUNT_DIR", sa}}));
+  auto config = load_client_config(over(), env_of({{"KUBERNETES_SERVICE_HOST", "fd00::1"},
+                                                   {"KUBERNETES_SERVICE_PORT", "443"},
+                                                   {"ESO_SERVICE_ACCOUNT_DIR", sa}}));
   REQUIRE(config.ok());
   CHECK(config->server == "https://[fd00::1]:443");
   CHECK(config->token_file == sa + "/token");
@@ -249,10 +256,10 @@ TEST_CASE("in-cluster configuration reads the service-account directory") {
 
   // KUBECONFIG wins over in-cluster.
   const auto file = dir.write("k", kubeconfig("a", "c", "https://k", "u", "t"));
-  auto from_file = load_client_config({}, env_of({{"KUBERNETES_SERVICE_HOST", "10.0.0.1"},
-                                                  {"KUBERNETES_SERVICE_PORT", "443"},
-                                                  {"ESO_SERVICE_ACCOUNT_DIR", sa},
-                                                  {"KUBECONFIG", file}}));
+  auto from_file = load_client_config(over(), env_of({{"KUBERNETES_SERVICE_HOST", "10.0.0.1"},
+                                                      {"KUBERNETES_SERVICE_PORT", "443"},
+                                                      {"ESO_SERVICE_ACCOUNT_DIR", sa},
+                                                      {"KUBECONFIG", file}}));
   REQUIRE(from_file.ok());
   CHECK(from_file->server == "https://k");
 }
@@ -260,19 +267,136 @@ TEST_CASE("in-cluster configuration reads the service-account directory") {
 TEST_CASE("~/.kube/config is the last resort, with a clear error when absent") {
   TempDir dir;
   dir.write(".kube/config", kubeconfig("h", "c", "https://home", "u", "t"));
-  auto config = load_client_config({}, env_of({{"HOME", dir.path.string()}}));
+  auto config = load_client_config(over(), env_of({{"HOME", dir.path.string()}}));
   REQUIRE(config.ok());
   CHECK(config->server == "https://home");
 
-  auto none = load_client_config({}, env_of({{"HOME", (dir.path / "empty").string()}}));
+  auto none = load_client_config(over(), env_of({{"HOME", (dir.path / "empty").string()}}));
   REQUIRE_FALSE(none.ok());
   CHECK(none.error().message.find("no Kubernetes configuration") != std::string::npos);
 }
 
 TEST_CASE("a KUBECONFIG list of only missing files is an error") {
-  auto config = load_client_config({}, env_of({{"KUBECONFIG", "/nonexistent/a:/nonexistent/b"}}));
+  auto config =
+      load_client_config(over(), env_of({{"KUBECONFIG", "/nonexistent/a:/nonexistent/b"}}));
   REQUIRE_FALSE(config.ok());
   CHECK(config.error().message.find("none of the files") != std::string::npos);
+}
+
+}  // namespace eso::kube
+
+namespace eso::kube {
+
+TEST_CASE("exec plugins are read with args, env and a command relative to the kubeconfig") {
+  TempDir dir;
+  const auto file = dir.write("k/config", R"(
+current-context: x
+clusters:
+- name: c
+  cluster: {server: "https://h"}
+users:
+- name: u
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: ./bin/get-token
+      args: [--cluster, prod]
+      env:
+      - {name: AWS_PROFILE, value: prod}
+      installHint: brew install get-token
+      provideClusterInfo: true
+      interactiveMode: Never
+- name: plain
+  user:
+    exec: {apiVersion: client.authentication.k8s.io/v1, command: aws}
+contexts:
+- name: x
+  context: {cluster: c, user: u}
+)");
+  auto config = load_client_config(over(file), env_of({}));
+  REQUIRE(config.ok());
+  REQUIRE(config->exec.has_value());
+  CHECK(config->exec->api_version == "client.authentication.k8s.io/v1beta1");
+  CHECK(config->exec->command == (dir.path / "k" / "./bin/get-token").string());
+  CHECK(config->exec->args == std::vector<std::string>{"--cluster", "prod"});
+  REQUIRE(config->exec->env.size() == 1);
+  CHECK(config->exec->env[0].first == "AWS_PROFILE");
+  CHECK(config->exec->provide_cluster_info);
+  CHECK(config->exec->interactive_mode == "Never");
+
+  auto plain = load_client_config(over(file, "", "", "", "plain"), env_of({}));
+  REQUIRE(plain.ok());
+  CHECK(plain->exec->command == "aws");  // looked up on PATH
+  CHECK(plain->exec->interactive_mode == "IfAvailable");
+}
+
+TEST_CASE("bad exec settings, conflicting methods and auth-providers are errors") {
+  TempDir dir;
+  auto user_config = [&](const std::string& user) {
+    return "current-context: x\nclusters:\n- name: c\n  cluster: {server: 'https://h'}\nusers:\n"
+           "- name: u\n  user:\n" +
+           user + "contexts:\n- name: x\n  context: {cluster: c, user: u}\n";
+  };
+  const std::pair<std::string, const char*> cases[] = {
+      {"    exec: {apiVersion: client.authentication.k8s.io/v1alpha1, command: x}\n",
+       "is not client.authentication.k8s.io/v1"},
+      {"    exec: {apiVersion: client.authentication.k8s.io/v1}\n", "exec has no command"},
+      {"    exec: {apiVersion: client.authentication.k8s.io/v1, command: x, interactiveMode: "
+       "Sometimes}\n",
+       "interactiveMode"},
+      {"    token: t\n    exec: {apiVersion: client.authentication.k8s.io/v1, command: x}\n",
+       "[token exec]"},
+      {"    tokenFile: /t\n    username: a\n", "[token basicAuth]"},
+      {"    auth-provider: {name: azure}\n", "kubelogin"},
+      {"    auth-provider: {name: oidc, config: {client-id: k}}\n", "has no id-token"},
+  };
+  int i = 0;
+  for (const auto& [user, want] : cases) {
+    CAPTURE(user);
+    const auto file = dir.write("c" + std::to_string(i++), user_config(user));
+    auto config = load_client_config(over(file), env_of({}));
+    REQUIRE_FALSE(config.ok());
+    CHECK(config.error().message.find(want) != std::string::npos);
+  }
+  const auto oidc = dir.write(
+      "oidc", user_config("    auth-provider: {name: oidc, config: {id-token: eyJ.x.y}}\n"));
+  auto config = load_client_config(over(oidc), env_of({}));
+  REQUIRE(config.ok());
+  CHECK(config->token == "eyJ.x.y");
+}
+
+TEST_CASE("--cluster and --user replace the context's choices") {
+  TempDir dir;
+  const auto file = dir.write("k", R"(
+current-context: x
+clusters:
+- {name: a, cluster: {server: "https://a"}}
+- {name: b, cluster: {server: "https://b"}}
+users:
+- {name: ua, user: {token: ta}}
+- {name: ub, user: {token: tb}}
+contexts:
+- {name: x, context: {cluster: a, user: ua}}
+)");
+  auto config = load_client_config(over(file, "", "", "b", "ub"), env_of({}));
+  REQUIRE(config.ok());
+  CHECK(config->server == "https://b");
+  CHECK(config->token == "tb");
+  auto missing = load_client_config(over(file, "", "", "zz"), env_of({}));
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().message.find("\"zz\"") != std::string::npos);
+}
+
+TEST_CASE("RFC 3339 timestamps with fractions and offsets") {
+  using std::chrono::system_clock;
+  const auto base = system_clock::from_time_t(1795835045);  // 2026-11-28T03:04:05Z
+  CHECK(parse_rfc3339("2026-11-28T03:04:05Z") == base);
+  CHECK(parse_rfc3339("2026-11-28T03:04:05.123456Z") == base);
+  CHECK(parse_rfc3339("2026-11-28T04:04:05+01:00") == base);
+  CHECK(parse_rfc3339("2026-11-28T01:34:05-01:30") == base);
+  CHECK_FALSE(parse_rfc3339("2026-11-28 03:04:05").has_value());
+  CHECK_FALSE(parse_rfc3339("2026-11-28T03:04:05").has_value());
+  CHECK_FALSE(parse_rfc3339("soon").has_value());
 }
 
 }  // namespace eso::kube
