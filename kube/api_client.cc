@@ -15,7 +15,7 @@ namespace eso::kube {
 namespace {
 
 constexpr std::string_view kGroup = "external-secrets.io";
-constexpr int kMaxAttempts = 5;
+constexpr int kMaxAttempts = 8;
 constexpr auto kMaxBackoff = std::chrono::seconds(8);
 constexpr auto kRetryBudget = std::chrono::seconds(30);
 
@@ -49,13 +49,16 @@ bool retryable_status(long status) {
 }
 
 std::chrono::milliseconds backoff(int attempt, const std::string& retry_after) {
+  thread_local std::mt19937 rng{std::random_device{}()};
   if (!retry_after.empty() &&
       std::all_of(retry_after.begin(), retry_after.end(), [](char c) { return std::isdigit(c); })) {
+    // Retry-After (APF says 1 s), spread by up to half a second so rejected clients do not all
+    // come back at the same instant.
     const auto seconds = std::min<long>(std::stol(retry_after.substr(0, 6)), kMaxBackoff.count());
-    return std::chrono::seconds(seconds);
+    std::uniform_int_distribution<long> spread(0, 500);
+    return std::chrono::seconds(seconds) + std::chrono::milliseconds(spread(rng));
   }
-  // Capped exponential backoff with full jitter.
-  thread_local std::mt19937 rng{std::random_device{}()};
+  // Capped exponential backoff with jitter.
   const auto cap = std::min<std::chrono::milliseconds>(
       std::chrono::milliseconds(200) * (1 << std::min(attempt, 6)), kMaxBackoff);
   std::uniform_int_distribution<long> jitter(cap.count() / 2, cap.count());

@@ -247,7 +247,11 @@ Result<HttpResponse> HttpTransport::Impl::perform(const HttpRequest& request,
     connect_to_list = curl_slist_append(nullptr, s.connect_to.c_str());
     curl_easy_setopt(h, CURLOPT_CONNECT_TO, connect_to_list);
   }
-  if (!s.config.proxy_url.empty()) curl_easy_setopt(h, CURLOPT_PROXY, s.config.proxy_url.c_str());
+  if (!s.config.proxy_url.empty()) {
+    // client-go sends everything through proxy-url; NO_PROXY applies to environment proxies only.
+    curl_easy_setopt(h, CURLOPT_PROXY, s.config.proxy_url.c_str());
+    curl_easy_setopt(h, CURLOPT_NOPROXY, "");
+  }
   s.configure_tls(h, credentials);
   if (!s.config.username.empty()) {
     curl_easy_setopt(h, CURLOPT_USERNAME, s.config.username.c_str());
