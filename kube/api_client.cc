@@ -104,7 +104,7 @@ Result<std::unique_ptr<ApiClient>> ApiClient::connect(ClientConfig config) {
   if (!transport) return transport.error();
   std::unique_ptr<ApiClient> client(new ApiClient(std::move(*transport), ""));
   auto response = client->send_with_retry(
-      HttpRequest{"GET", fmt::format("/apis/{}", kGroup), "", "", std::chrono::seconds(30)},
+      make_request("GET", fmt::format("/apis/{}", kGroup), std::chrono::seconds(30)),
       Intent{"get", "apigroups", "", std::string(kGroup)});
   if (!response) {
     if (response.error().code == ErrorCode::kNotFound) {
@@ -192,7 +192,7 @@ Result<std::string> ApiClient::list_page(const Collection& collection, const Lis
   }
   if (!query.empty()) path += "?" + fmt::format("{}", fmt::join(query, "&"));
 
-  auto response = send_with_retry(HttpRequest{"GET", path, "", "", std::chrono::seconds(60)},
+  auto response = send_with_retry(make_request("GET", path, std::chrono::seconds(60)),
                                   Intent{"list", collection.resource, scope.namespace_name, ""});
   if (!response) return response.error();
   rapidjson::Document doc;
@@ -294,7 +294,7 @@ Result<SyncState> ApiClient::get_sync_state(const ObjectRef& target) {
   const std::string path = resource_path(group_version_, target.namespace_name, "externalsecrets") +
                            "/" + url_escape(target.name);
   auto response =
-      send_with_retry(HttpRequest{"GET", path, "", "", std::chrono::seconds(30)},
+      send_with_retry(make_request("GET", path, std::chrono::seconds(30)),
                       Intent{"get", "externalsecrets", target.namespace_name, target.name});
   if (!response) return response.error();
   rapidjson::Document doc;
@@ -324,10 +324,9 @@ Result<PatchOutcome> ApiClient::patch_annotation(const ObjectRef& target, std::s
       target.kind == "ClusterExternalSecret" ? "clusterexternalsecrets" : "externalsecrets";
   const std::string path = resource_path(group_version_, target.namespace_name, resource) + "/" +
                            url_escape(target.name) + "?fieldManager=eso-updater";
-  auto response =
-      send_with_retry(HttpRequest{"PATCH", path, body.GetString(), "application/merge-patch+json",
-                                  std::chrono::seconds(30)},
-                      Intent{"patch", resource, target.namespace_name, target.name});
+  auto response = send_with_retry(make_request("PATCH", path, std::chrono::seconds(30),
+                                               body.GetString(), "application/merge-patch+json"),
+                                  Intent{"patch", resource, target.namespace_name, target.name});
   if (!response) return response.error();
   PatchOutcome outcome;
   rapidjson::Document doc;

@@ -23,15 +23,25 @@ namespace {
 constexpr size_t kMaxResponseBytes = size_t{1} << 30;
 
 struct Exchange {
+  CURL* handle;
   std::string* body;
   std::string* retry_after;
   std::vector<std::string>* warnings;
+  const std::function<bool(std::string_view)>* stream;  // null: collect the body
+  bool stopped = false;                                 // the stream asked to end
 };
 
 size_t on_body(char* data, size_t size, size_t count, void* user) {
   auto* ex = static_cast<Exchange*>(user);
   const size_t n = size * count;
-  if (ex->body->size() + n > kMaxResponseBytes) return 0;  // aborts the transfer
+  long status = 0;
+  curl_easy_getinfo(ex->handle, CURLINFO_RESPONSE_CODE, &status);
+  if (ex->stream != nullptr && *ex->stream && status == 200) {
+    if ((*ex->stream)(std::string_view(data, n))) return n;
+    ex->stopped = true;
+    return 0;  // aborts the transfer
+  }
+  if (ex->body->size() + n > kMaxResponseBytes) return 0;
   ex->body->append(data, n);
   return n;
 }
@@ -133,6 +143,10 @@ struct HttpTransport::Impl {
 
   void show_warnings(const std::vector<std::string>& warnings);
   void configure_tls(CURL* h, const Credentials& credentials);
+  curl_slist* prepare(CURL* h, const HttpRequest& request, const Credentials& credentials,
+                      Exchange& ex, char* errbuf, const std::string& url, const std::string& auth,
+                      const std::string& type);
+  Error transfer_error(CURLcode rc, const char* errbuf) const;
   Result<HttpResponse> perform(const HttpRequest& request, const Credentials& credentials);
 };
 
@@ -216,25 +230,22 @@ Result<HttpResponse> HttpTransport::send(const HttpRequest& request) {
   return response;
 }
 
-Result<HttpResponse> HttpTransport::Impl::perform(const HttpRequest& request,
-                                                  const Credentials& credentials) {
-  Impl& s = *this;
-  CURL* h = s.acquire();
-  if (h == nullptr) return Error{ErrorCode::kInternal, "curl_easy_init failed"};
-  curl_easy_reset(h);
-  HttpResponse response;
-  std::vector<std::string> warnings;
-  Exchange ex{&response.body, &response.retry_after, &warnings};
-  std::array<char, CURL_ERROR_SIZE> errbuf{};
-  const std::string url = s.base_url + request.path;
-
-  curl_easy_setopt(h, CURLOPT_SHARE, s.share);
+// The request-independent and request-specific options of one transfer.
+curl_slist* HttpTransport::Impl::prepare(CURL* h, const HttpRequest& request,
+                                         const Credentials& credentials, Exchange& ex, char* errbuf,
+                                         const std::string& url, const std::string& auth,
+                                         const std::string& type) {
+  curl_easy_setopt(h, CURLOPT_SHARE, share);
   curl_easy_setopt(h, CURLOPT_URL, url.c_str());
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf.data());
-  curl_easy_setopt(h, CURLOPT_USERAGENT, s.agent.c_str());
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(h, CURLOPT_USERAGENT, agent.c_str());
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
   curl_easy_setopt(h, CURLOPT_TIMEOUT, static_cast<long>(request.timeout.count()));
+  if (request.idle_timeout.count() > 0) {
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, static_cast<long>(request.idle_timeout.count()));
+  }
   curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
@@ -242,51 +253,36 @@ Result<HttpResponse> HttpTransport::Impl::perform(const HttpRequest& request,
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &ex);
   curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
-  curl_slist* connect_to_list = nullptr;
-  if (!s.connect_to.empty()) {
-    connect_to_list = curl_slist_append(nullptr, s.connect_to.c_str());
-    curl_easy_setopt(h, CURLOPT_CONNECT_TO, connect_to_list);
-  }
-  if (!s.config.proxy_url.empty()) {
+  if (!config.proxy_url.empty()) {
     // client-go sends everything through proxy-url; NO_PROXY applies to environment proxies only.
-    curl_easy_setopt(h, CURLOPT_PROXY, s.config.proxy_url.c_str());
+    curl_easy_setopt(h, CURLOPT_PROXY, config.proxy_url.c_str());
     curl_easy_setopt(h, CURLOPT_NOPROXY, "");
   }
-  s.configure_tls(h, credentials);
-  if (!s.config.username.empty()) {
-    curl_easy_setopt(h, CURLOPT_USERNAME, s.config.username.c_str());
-    curl_easy_setopt(h, CURLOPT_PASSWORD, s.config.password.c_str());
+  configure_tls(h, credentials);
+  if (!config.username.empty()) {
+    curl_easy_setopt(h, CURLOPT_USERNAME, config.username.c_str());
+    curl_easy_setopt(h, CURLOPT_PASSWORD, config.password.c_str());
   }
-
   curl_slist* headers = curl_slist_append(nullptr, "Accept: application/json");
-  const std::string auth =
-      credentials.token.empty() ? std::string() : "Authorization: Bearer " + credentials.token;
   if (!auth.empty()) headers = curl_slist_append(headers, auth.c_str());
-  const std::string content_type = "Content-Type: " + request.content_type;
-  if (!request.content_type.empty()) headers = curl_slist_append(headers, content_type.c_str());
+  if (!request.content_type.empty()) headers = curl_slist_append(headers, type.c_str());
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
   if (request.method != "GET") {
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, request.body.data());
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
   }
+  return headers;
+}
 
-  const CURLcode rc = curl_easy_perform(h);
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
-  curl_slist_free_all(headers);
-  curl_slist_free_all(connect_to_list);
-  s.release(h);
-  s.show_warnings(warnings);
-  if (rc == CURLE_OK) return response;
-
-  const std::string detail = errbuf[0] != '\0' ? errbuf.data() : curl_easy_strerror(rc);
+Error HttpTransport::Impl::transfer_error(CURLcode rc, const char* errbuf) const {
+  const std::string detail = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
   const std::string where =
-      s.config.context_name.empty() ? s.config.source : "context " + s.config.context_name;
+      config.context_name.empty() ? config.source : "context " + config.context_name;
   if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE) {
     return Error{
         ErrorCode::kTlsVerification,
-        fmt::format("TLS verification of {} ({}) failed against {}: {}", s.config.server, where,
-                    s.config.ca_origin.empty() ? "the system CA store" : s.config.ca_origin,
-                    detail)};
+        fmt::format("TLS verification of {} ({}) failed against {}: {}", config.server, where,
+                    config.ca_origin.empty() ? "the system CA store" : config.ca_origin, detail)};
   }
   if (rc == CURLE_SSL_CERTPROBLEM) {
     return Error{
@@ -294,7 +290,41 @@ Result<HttpResponse> HttpTransport::Impl::perform(const HttpRequest& request,
         fmt::format("the client certificate or key of {} cannot be used: {}", where, detail)};
   }
   return Error{ErrorCode::kUnreachable,
-               fmt::format("cannot reach {} ({}): {}", s.config.server, where, detail)};
+               fmt::format("cannot reach {} ({}): {}", config.server, where, detail)};
+}
+
+Result<HttpResponse> HttpTransport::Impl::perform(const HttpRequest& request,
+                                                  const Credentials& credentials) {
+  CURL* h = acquire();
+  if (h == nullptr) return Error{ErrorCode::kInternal, "curl_easy_init failed"};
+  curl_easy_reset(h);
+  HttpResponse response;
+  std::vector<std::string> warnings;
+  Exchange ex{h, &response.body, &response.retry_after, &warnings, &request.on_data};
+  std::array<char, CURL_ERROR_SIZE> errbuf{};
+  const std::string url = base_url + request.path;
+  const std::string auth =
+      credentials.token.empty() ? std::string() : "Authorization: Bearer " + credentials.token;
+  const std::string type = "Content-Type: " + request.content_type;
+  curl_slist* connect_to_list = nullptr;
+  if (!connect_to.empty()) {
+    connect_to_list = curl_slist_append(nullptr, connect_to.c_str());
+    curl_easy_setopt(h, CURLOPT_CONNECT_TO, connect_to_list);
+  }
+  curl_slist* headers = prepare(h, request, credentials, ex, errbuf.data(), url, auth, type);
+
+  const CURLcode rc = curl_easy_perform(h);
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
+  curl_slist_free_all(headers);
+  curl_slist_free_all(connect_to_list);
+  release(h);
+  show_warnings(warnings);
+  if (rc == CURLE_OK || ex.stopped) return response;
+  // A stream that went quiet for idle_timeout ended normally from the caller's point of view.
+  if (rc == CURLE_OPERATION_TIMEDOUT && request.on_data && response.status == 200) {
+    return response;
+  }
+  return transfer_error(rc, errbuf.data());
 }
 
 }  // namespace eso::kube

@@ -1,8 +1,10 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "core/result.h"
 #include "kube/client_config.h"
@@ -14,8 +16,25 @@ struct HttpRequest {
   std::string path;  ///< path and query, starting with '/'
   std::string body;
   std::string content_type;
-  std::chrono::seconds timeout{60};
+  std::chrono::seconds timeout{60};  ///< whole request; 0 for none (watches)
+  /// Streaming: a 200 response body is handed over as it arrives instead of being collected;
+  /// returning false ends the request. Other statuses are collected into the body as usual.
+  std::function<bool(std::string_view)> on_data;
+  /// With on_data: end the request when no byte arrives for this long (0: never).
+  std::chrono::seconds idle_timeout{0};
 };
+
+/// A plain (non-streaming) request.
+inline HttpRequest make_request(std::string method, std::string path, std::chrono::seconds timeout,
+                                std::string body = "", std::string content_type = "") {
+  HttpRequest r;
+  r.method = std::move(method);
+  r.path = std::move(path);
+  r.timeout = timeout;
+  r.body = std::move(body);
+  r.content_type = std::move(content_type);
+  return r;
+}
 
 struct HttpResponse {
   long status = 0;
