@@ -182,7 +182,8 @@ Result<HttpResponse> ApiClient::send_with_retry(const HttpRequest& request, cons
 }
 
 Result<std::string> ApiClient::list_page(const Collection& collection, const ListScope& scope,
-                                         const std::string& continue_token) {
+                                         const std::string& continue_token,
+                                         std::string& resource_version) {
   std::string path = resource_path(group_version_, scope.namespace_name, collection.resource);
   std::vector<std::string> query;
   if (scope.page_size > 0) query.push_back(fmt::format("limit={}", scope.page_size));
@@ -209,27 +210,32 @@ Result<std::string> ApiClient::list_page(const Collection& collection, const Lis
   }
   const auto metadata = doc.FindMember("metadata");
   if (metadata == doc.MemberEnd() || !metadata->value.IsObject()) return std::string();
+  const auto rv = metadata->value.FindMember("resourceVersion");
+  if (rv != metadata->value.MemberEnd() && rv->value.IsString()) {
+    resource_version = rv->value.GetString();
+  }
   const auto token = metadata->value.FindMember("continue");
   if (token == metadata->value.MemberEnd() || !token->value.IsString()) return std::string();
   return std::string(token->value.GetString(), token->value.GetStringLength());
 }
 
-Status ApiClient::list_all(const Collection& collection, const ListScope& scope,
-                           const std::function<void()>& restart) {
+Result<std::string> ApiClient::list_all(const Collection& collection, const ListScope& scope,
+                                        const std::function<void()>& restart) {
   std::string token;
+  std::string resource_version;
   do {
-    auto next = list_page(collection, scope, token);
+    auto next = list_page(collection, scope, token, resource_version);
     if (!next && next.error().code == ErrorCode::kGone && !token.empty()) {
       // The continue token expired (etcd compacted): start over with one full list.
       restart();
       ListScope full = scope;
       full.page_size = 0;
-      next = list_page(collection, full, "");
+      next = list_page(collection, full, "", resource_version);
     }
     if (!next) return next.error();
     token = std::move(*next);
   } while (!token.empty());
-  return ok_status();
+  return resource_version;
 }
 
 namespace {
@@ -288,6 +294,134 @@ Result<std::vector<SecretStoreRecord>> ApiClient::list_secret_stores(const ListS
     if (!listed) return listed.error();
   }
   return out;
+}
+
+namespace {
+
+struct KindInfo {
+  std::string resource;
+  Result<ExternalSecret> (*parse)(const rapidjson::Value&);
+};
+
+Result<KindInfo> kind_info(const std::string& kind) {
+  if (kind == "ExternalSecret") return KindInfo{"externalsecrets", parse_external_secret};
+  if (kind == "ClusterExternalSecret") {
+    return KindInfo{"clusterexternalsecrets", parse_cluster_external_secret};
+  }
+  return Error{ErrorCode::kInternal, "cannot list or watch " + kind};
+}
+
+}  // namespace
+
+Result<std::string> ApiClient::list_into(const std::string& kind, const ListScope& scope,
+                                         InventorySink& sink) {
+  auto info = kind_info(kind);
+  if (!info) return info.error();
+  ListScope effective = scope;
+  if (kind == "ClusterExternalSecret") effective.namespace_name.clear();
+  std::vector<ExternalSecret> objects;
+  auto listed =
+      list_all(Collection{info->resource, collect_into<ExternalSecret>(objects, info->parse)},
+               effective, [&] { objects.clear(); });
+  if (!listed) return listed.error();
+  sink.replace(kind, std::move(objects));
+  return listed;
+}
+
+namespace {
+
+// Splits a watch stream into its newline-delimited JSON events.
+class WatchDecoder {
+ public:
+  WatchDecoder(Result<ExternalSecret> (*parse)(const rapidjson::Value&), InventorySink& sink,
+               std::string& resource_version)
+      : parse_(parse), sink_(sink), resource_version_(resource_version) {}
+
+  /// Feeds bytes; false once the stream said the resourceVersion is gone (stop reading).
+  bool feed(std::string_view data) {
+    buffer_.append(data);
+    for (size_t nl = buffer_.find('\n'); nl != std::string::npos; nl = buffer_.find('\n')) {
+      const std::string line = buffer_.substr(0, nl);
+      buffer_.erase(0, nl + 1);
+      if (!line.empty() && !event(line)) return false;
+    }
+    return buffer_.size() < (size_t{64} << 20);  // a line that never ends: give up
+  }
+  bool gone() const { return gone_; }
+
+ private:
+  bool event(const std::string& line) {
+    rapidjson::Document doc;
+    doc.Parse<rapidjson::kParseIterativeFlag>(line.data(), line.size());
+    if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("type") ||
+        !doc["type"].IsString() || !doc.HasMember("object")) {
+      return true;  // not an event: skip it
+    }
+    const std::string type = doc["type"].GetString();
+    const auto& object = doc["object"];
+    if (type == "ERROR") {
+      // A metav1.Status; 410 means the resourceVersion was compacted away.
+      gone_ = object.IsObject() && object.HasMember("code") && object["code"].IsInt() &&
+              object["code"].GetInt() == 410;
+      return false;
+    }
+    remember_version(object);
+    if (type == "BOOKMARK") return true;
+    auto parsed = parse_(object);
+    if (!parsed) return true;
+    if (type == "DELETED") {
+      sink_.remove(parsed->ref);
+    } else {
+      sink_.upsert(std::move(*parsed));
+    }
+    return true;
+  }
+
+  void remember_version(const rapidjson::Value& object) {
+    if (!object.IsObject() || !object.HasMember("metadata")) return;
+    const auto& metadata = object["metadata"];
+    if (metadata.IsObject() && metadata.HasMember("resourceVersion") &&
+        metadata["resourceVersion"].IsString()) {
+      resource_version_ = metadata["resourceVersion"].GetString();
+    }
+  }
+
+  Result<ExternalSecret> (*parse_)(const rapidjson::Value&);
+  InventorySink& sink_;
+  std::string& resource_version_;
+  std::string buffer_;
+  bool gone_ = false;
+};
+
+}  // namespace
+
+Result<ApiClient::WatchEnd> ApiClient::watch_into(const std::string& kind, const ListScope& scope,
+                                                  std::string& resource_version,
+                                                  std::chrono::seconds idle_timeout,
+                                                  InventorySink& sink,
+                                                  const std::atomic<bool>& stop) {
+  auto info = kind_info(kind);
+  if (!info) return info.error();
+  const std::string ns = kind == "ClusterExternalSecret" ? "" : scope.namespace_name;
+  std::string path =
+      resource_path(group_version_, ns, info->resource) +
+      "?watch=1&allowWatchBookmarks=true&resourceVersion=" + url_escape(resource_version);
+  if (!scope.label_selector.empty()) path += "&labelSelector=" + url_escape(scope.label_selector);
+  WatchDecoder decoder(info->parse, sink, resource_version);
+  HttpRequest request = make_request("GET", path, std::chrono::seconds(0));
+  request.on_data = [&](std::string_view data) { return decoder.feed(data); };
+  request.idle_timeout = idle_timeout;
+  request.cancel = &stop;
+  auto response = transport_->send(request);
+  if (!response) return response.error();
+  if (stop.load()) return WatchEnd::kStopped;
+  if (response->status == 410 || decoder.gone()) return WatchEnd::kGone;
+  if (response->status != 200) {
+    return Error{code_for_status(response->status),
+                 fmt::format("watch {} failed with HTTP {}: {}", info->resource, response->status,
+                             status_message(response->body))};
+  }
+  return WatchEnd::kClosed;
 }
 
 Result<SyncState> ApiClient::get_sync_state(const ObjectRef& target) {

@@ -6,6 +6,7 @@
 
 #include <rapidjson/document.h>
 
+#include "core/inventory_sink.h"
 #include "core/kube_api.h"
 #include "kube/http_transport.h"
 
@@ -26,6 +27,24 @@ class ApiClient final : public KubeApi {
   Result<SyncState> get_sync_state(const ObjectRef& target) override;
   Result<PatchOutcome> patch_annotation(const ObjectRef& target, std::string_view key,
                                         std::string_view value) override;
+
+  /// How a watch ended.
+  enum class WatchEnd {
+    kClosed,   ///< the server closed the stream, or it was idle too long: watch again
+    kGone,     ///< the resourceVersion is too old (410): list again
+    kStopped,  ///< `stop` was set
+  };
+
+  /// Lists `kind` (ExternalSecret or ClusterExternalSecret) in `scope` into `sink` (replace) and
+  /// returns the list's resourceVersion.
+  Result<std::string> list_into(const std::string& kind, const ListScope& scope,
+                                InventorySink& sink);
+
+  /// Watches `kind` from `resource_version` with bookmarks, feeding `sink`; `resource_version`
+  /// advances with every event and bookmark. Ends after `idle_timeout` without a byte.
+  Result<WatchEnd> watch_into(const std::string& kind, const ListScope& scope,
+                              std::string& resource_version, std::chrono::seconds idle_timeout,
+                              InventorySink& sink, const std::atomic<bool>& stop);
 
   /// e.g. "external-secrets.io/v1".
   const std::string& group_version() const { return group_version_; }
@@ -48,11 +67,12 @@ class ApiClient final : public KubeApi {
     std::function<Status(const rapidjson::Value&)> take;
   };
   /// Every page of `collection`; on an expired continue token, `restart` is called and the list
-  /// is read again in one piece.
-  Status list_all(const Collection& collection, const ListScope& scope,
-                  const std::function<void()>& restart);
+  /// is read again in one piece. Returns the list's resourceVersion.
+  Result<std::string> list_all(const Collection& collection, const ListScope& scope,
+                               const std::function<void()>& restart);
+  /// One page; returns the continue token and sets `resource_version`.
   Result<std::string> list_page(const Collection& collection, const ListScope& scope,
-                                const std::string& continue_token);
+                                const std::string& continue_token, std::string& resource_version);
 
   std::unique_ptr<HttpTransport> transport_;
   std::string group_version_;

@@ -28,8 +28,16 @@ struct Exchange {
   std::string* retry_after;
   std::vector<std::string>* warnings;
   const std::function<bool(std::string_view)>* stream;  // null: collect the body
-  bool stopped = false;                                 // the stream asked to end
+  const std::atomic<bool>* cancel = nullptr;
+  bool stopped = false;  // the stream asked to end, or the request was cancelled
 };
+
+int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* ex = static_cast<Exchange*>(user);
+  if (ex->cancel == nullptr || !ex->cancel->load()) return 0;
+  ex->stopped = true;
+  return 1;  // aborts the transfer
+}
 
 size_t on_body(char* data, size_t size, size_t count, void* user) {
   auto* ex = static_cast<Exchange*>(user);
@@ -253,6 +261,11 @@ curl_slist* HttpTransport::Impl::prepare(CURL* h, const HttpRequest& request,
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &ex);
   curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+  if (request.cancel != nullptr) {
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &ex);
+  }
   if (!config.proxy_url.empty()) {
     // client-go sends everything through proxy-url; NO_PROXY applies to environment proxies only.
     curl_easy_setopt(h, CURLOPT_PROXY, config.proxy_url.c_str());
@@ -300,7 +313,8 @@ Result<HttpResponse> HttpTransport::Impl::perform(const HttpRequest& request,
   curl_easy_reset(h);
   HttpResponse response;
   std::vector<std::string> warnings;
-  Exchange ex{h, &response.body, &response.retry_after, &warnings, &request.on_data};
+  Exchange ex{h,         &response.body,   &response.retry_after,
+              &warnings, &request.on_data, request.cancel};
   std::array<char, CURL_ERROR_SIZE> errbuf{};
   const std::string url = base_url + request.path;
   const std::string auth =

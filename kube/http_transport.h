@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -22,6 +23,8 @@ struct HttpRequest {
   std::function<bool(std::string_view)> on_data;
   /// With on_data: end the request when no byte arrives for this long (0: never).
   std::chrono::seconds idle_timeout{0};
+  /// When set and true, the request ends as soon as possible (checked about once a second).
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 /// A plain (non-streaming) request.

@@ -125,6 +125,26 @@ std::unique_ptr<BackgroundProcess> start_eso_player(const std::string& namespace
                                namespace_name, "--duration", "90s"});
 }
 
+ExtraCluster::ExtraCluster(std::vector<std::string> env) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "eso-extra-XXXXXX").string();
+  state_ = ::mkdtemp(tmpl.data());
+  env.push_back("ESO_TEST_CLUSTER_DIR=" + state_);
+  env_ = std::move(env);
+  const auto r = run_process({std::string(ESO_SOURCE_DIR) + "/test/cluster/up"}, env_, "", 300);
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  kubeconfig_ = state_ + "/kubeconfig";
+}
+
+ExtraCluster::~ExtraCluster() {
+  run_process({std::string(ESO_SOURCE_DIR) + "/test/cluster/down"}, env_);
+}
+
+std::string ExtraCluster::kubectl_here(std::vector<std::string> args,
+                                       const std::string& input) const {
+  args.insert(args.begin(), {"--kubeconfig", kubeconfig_});
+  return kubectl(args, input);
+}
+
 ProcessResult eso_updater(const std::vector<std::string>& args,
                           const std::vector<std::string>& extra_env) {
   std::vector<std::string> argv{ESO_UPDATER_BINARY};
@@ -209,6 +229,14 @@ std::string static_token(const std::string& user) {
 
 std::string cluster_server() {
   return kubectl({"config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"});
+}
+
+std::string read_file_text(const std::string& path) {
+  std::ifstream in(path);
+  REQUIRE_MESSAGE(in.good(), "cannot read ", path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  return text;
 }
 
 std::string write_temp_file(const std::string& name, const std::string& content) {

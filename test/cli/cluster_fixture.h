@@ -37,6 +37,25 @@ class BackgroundProcess {
 /// `namespace_name` of the test cluster.
 std::unique_ptr<BackgroundProcess> start_eso_player(const std::string& namespace_name);
 
+/// A test cluster of its own (test/cluster/up with `env` added), stopped when destroyed.
+class ExtraCluster {
+ public:
+  explicit ExtraCluster(std::vector<std::string> env);
+  ~ExtraCluster();
+  ExtraCluster(const ExtraCluster&) = delete;
+  ExtraCluster& operator=(const ExtraCluster&) = delete;
+
+  const std::string& kubeconfig() const { return kubeconfig_; }
+  const std::string& state_dir() const { return state_; }
+  /// kubectl against this cluster; fails the test when kubectl fails.
+  std::string kubectl_here(std::vector<std::string> args, const std::string& input = "") const;
+
+ private:
+  std::string state_;
+  std::string kubeconfig_;
+  std::vector<std::string> env_;
+};
+
 /// Runs the eso-updater binary under test against the test cluster (KUBECONFIG).
 ProcessResult eso_updater(const std::vector<std::string>& args,
                           const std::vector<std::string>& extra_env = {});
@@ -72,6 +91,9 @@ std::string static_token(const std::string& user);
 
 /// The API server URL of the test cluster.
 std::string cluster_server();
+
+/// The whole content of a file, without a trailing newline.
+std::string read_file_text(const std::string& path);
 
 /// Writes `content` to a new file in a fresh temporary directory; returns its path.
 std::string write_temp_file(const std::string& name, const std::string& content);

@@ -10,34 +10,6 @@
 namespace eso::test {
 namespace {
 
-// A test cluster of its own, stopped when the test ends.
-class ExtraCluster {
- public:
-  explicit ExtraCluster(std::vector<std::string> env) {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "eso-extra-XXXXXX").string();
-    state_ = ::mkdtemp(tmpl.data());
-    env.push_back("ESO_TEST_CLUSTER_DIR=" + state_);
-    env_ = env;
-    const auto r = run_process({std::string(ESO_SOURCE_DIR) + "/test/cluster/up"}, env_, "", 300);
-    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
-    kubeconfig_ = state_ + "/kubeconfig";
-  }
-  ~ExtraCluster() { run_process({std::string(ESO_SOURCE_DIR) + "/test/cluster/down"}, env_); }
-  ExtraCluster(const ExtraCluster&) = delete;
-  ExtraCluster& operator=(const ExtraCluster&) = delete;
-
-  const std::string& kubeconfig() const { return kubeconfig_; }
-  std::string kubectl_here(std::vector<std::string> args, const std::string& input = "") const {
-    args.insert(args.begin(), {"--kubeconfig", kubeconfig_});
-    return kubectl(args, input);
-  }
-
- private:
-  std::string state_;
-  std::string kubeconfig_;
-  std::vector<std::string> env_;
-};
-
 std::string manifest(const std::string& api_version, const std::string& ns) {
   return "apiVersion: v1\nkind: Namespace\nmetadata: {name: " + ns + "}\n---\n" +
          "apiVersion: " + api_version +
