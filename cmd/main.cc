@@ -5,6 +5,7 @@
 #include "cmd/exit_code.h"
 #include "cmd/global_options.h"
 #include "cmd/match_command.h"
+#include "cmd/serve_command.h"
 #include "cmd/trigger_command.h"
 #include "core/version.h"
 
@@ -21,6 +22,8 @@ int main(int argc, char** argv) {
   TriggerCommandOptions trigger_options;
   auto* match = add_match_command(app, match_options);
   auto* trigger = add_trigger_command(app, trigger_options);
+  ServeOptions serve_options;
+  auto* serve = add_serve_command(app, serve_options);
   auto* version = app.add_subcommand("version", "Print the version");
 
   try {
@@ -40,5 +43,6 @@ int main(int argc, char** argv) {
   }
   if (match->parsed()) return run_match(global, match_options);
   if (trigger->parsed()) return run_trigger(global, trigger_options);
+  if (serve->parsed()) return run_serve(global, serve_options);
   return kExitUsage;
 }

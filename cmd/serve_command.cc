@@ -1,0 +1,402 @@
+#include "cmd/serve_command.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include "cmd/exit_code.h"
+#include "core/go_duration.h"
+#include "core/http/basic_auth.h"
+#include "core/key_index.h"
+#include "core/webhook_service.h"
+#include "kube/reflector.h"
+#include "server/http_server.h"
+
+namespace eso::cmd {
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void on_stop_signal(int) { g_stop.store(true); }
+
+// Webhook credentials: BASIC_AUTH_USER / BASIC_AUTH_PASSWORD (the original tool's), else files in
+// --credentials-dir (a mounted Secret: username, password, token), re-read when they change.
+class WebhookCredentials {
+ public:
+  explicit WebhookCredentials(std::string dir) : dir_(std::move(dir)) {
+    const char* user = std::getenv("BASIC_AUTH_USER");
+    const char* password = std::getenv("BASIC_AUTH_PASSWORD");
+    const char* token = std::getenv("WEBHOOK_BEARER_TOKEN");
+    env_.user = user != nullptr ? user : "";
+    env_.password = password != nullptr ? password : "";
+    env_.token = token != nullptr ? token : "";
+  }
+
+  http::ExpectedCredentials current() {
+    if (dir_.empty()) return env_;
+    std::lock_guard lock(mu_);
+    const auto now = std::chrono::steady_clock::now();
+    if (now - checked_ < std::chrono::seconds(1)) return cached_;
+    checked_ = now;
+    std::string stamp;
+    for (const char* f : {"username", "password", "token"}) {
+      struct stat st {};
+      if (::stat((dir_ + "/" + f).c_str(), &st) == 0) {
+        stamp += fmt::format("{}.{}.{};", st.st_mtim.tv_sec, st.st_mtim.tv_nsec, st.st_ino);
+      }
+    }
+    if (stamp == stamp_) return cached_;
+    stamp_ = stamp;
+    cached_ = env_;
+    if (auto v = read("username")) cached_.user = *v;
+    if (auto v = read("password")) cached_.password = *v;
+    if (auto v = read("token")) cached_.token = *v;
+    return cached_;
+  }
+
+  bool any() { return current().basic() || current().bearer(); }
+
+ private:
+  std::optional<std::string> read(const char* name) const {
+    std::ifstream in(dir_ + "/" + name, std::ios::binary);
+    if (!in) return std::nullopt;
+    std::ostringstream text;
+    text << in.rdbuf();
+    std::string value = text.str();
+    while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
+    return value;
+  }
+
+  std::string dir_;
+  http::ExpectedCredentials env_;
+  std::mutex mu_;
+  http::ExpectedCredentials cached_;
+  std::string stamp_ = "unread";
+  std::chrono::steady_clock::time_point checked_{};
+};
+
+// Prometheus counters and the request-duration histogram.
+class Metrics {
+ public:
+  void request(const std::string& route, int status, std::chrono::microseconds duration) {
+    std::lock_guard lock(mu_);
+    ++requests_[{route, status}];
+    if (route != "/webhook") return;
+    const double seconds = static_cast<double>(duration.count()) / 1e6;
+    for (size_t i = 0; i < kBuckets.size(); ++i) {
+      if (seconds <= kBuckets[i]) ++histogram_[i];
+    }
+    ++histogram_count_;
+    histogram_sum_ += seconds;
+  }
+  std::atomic<uint64_t> auth_failures{0};
+
+  std::string render(const WebhookCounters& c, const KeyIndex* index,
+                     const std::vector<std::unique_ptr<kube::Reflector>>& reflectors) {
+    std::lock_guard lock(mu_);
+    std::string out = "# TYPE eso_updater_http_requests_total counter\n";
+    for (const auto& [key, n] : requests_) {
+      out += fmt::format("eso_updater_http_requests_total{{route=\"{}\",code=\"{}\"}} {}\n",
+                         key.first, key.second, n);
+    }
+    out += "# TYPE eso_updater_webhook_duration_seconds histogram\n";
+    for (size_t i = 0; i < kBuckets.size(); ++i) {
+      out += fmt::format("eso_updater_webhook_duration_seconds_bucket{{le=\"{}\"}} {}\n",
+                         kBuckets[i], histogram_[i]);
+    }
+    out += fmt::format("eso_updater_webhook_duration_seconds_bucket{{le=\"+Inf\"}} {}\n",
+                       histogram_count_);
+    out += fmt::format("eso_updater_webhook_duration_seconds_sum {}\n", histogram_sum_);
+    out += fmt::format("eso_updater_webhook_duration_seconds_count {}\n", histogram_count_);
+    const std::pair<const char*, uint64_t> counters[] = {
+        {"eso_updater_events_total", c.events.load()},
+        {"eso_updater_events_ignored_total", c.ignored_events.load()},
+        {"eso_updater_matches_total", c.matches.load()},
+        {"eso_updater_patches_succeeded_total", c.patches_ok.load()},
+        {"eso_updater_patches_failed_total", c.patches_failed.load()},
+        {"eso_updater_patches_joined_total", c.patches_joined.load()},
+        {"eso_updater_event_lists_total", c.lists.load()},
+        {"eso_updater_auth_failures_total", auth_failures.load()},
+    };
+    for (const auto& [name, value] : counters) {
+      out += fmt::format("# TYPE {0} counter\n{0} {1}\n", name, value);
+    }
+    int lists = 0, watches = 0;
+    for (const auto& r : reflectors) lists += r->lists(), watches += r->watches();
+    out += fmt::format("# TYPE eso_updater_index_objects gauge\neso_updater_index_objects {}\n",
+                       index != nullptr ? index->size() : 0);
+    out += fmt::format(
+        "# TYPE eso_updater_index_lists_total counter\neso_updater_index_lists_total {}\n", lists);
+    out += fmt::format(
+        "# TYPE eso_updater_watch_restarts_total counter\neso_updater_watch_restarts_total {}\n",
+        std::max(watches - 1, 0));
+    return out;
+  }
+
+ private:
+  static constexpr std::array<double, 10> kBuckets{0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                   0.05,  0.1,    0.25,  1,    5};
+  std::mutex mu_;
+  std::map<std::pair<std::string, int>, uint64_t> requests_;
+  std::array<uint64_t, kBuckets.size()> histogram_{};
+  uint64_t histogram_count_ = 0;
+  double histogram_sum_ = 0;
+};
+
+std::string route_of(const std::string& target) {
+  const std::string path = target.substr(0, target.find('?'));
+  if (path.rfind("/webhook/", 0) == 0) return "/webhook";
+  return path;
+}
+
+class ServeHandler final : public http::Handler {
+ public:
+  ServeHandler(const ServeOptions& options, WebhookService& service,
+               WebhookCredentials& credentials, Metrics& metrics, std::function<bool()> ready,
+               std::function<std::string()> render)
+      : options_(options),
+        service_(service),
+        credentials_(credentials),
+        metrics_(metrics),
+        ready_(std::move(ready)),
+        render_(std::move(render)) {}
+
+  std::optional<http::Response> admit(const http::RequestHead& head) override {
+    const std::string route = route_of(head.target);
+    static const std::map<std::string, std::string> kRoutes{
+        {"/healthz", "GET"}, {"/readyz", "GET"}, {"/metrics", "GET"}, {"/webhook", "POST"}};
+    const auto known = kRoutes.find(route);
+    if (known == kRoutes.end()) return json(404, "no such route: " + route);
+    if (head.method != known->second) {
+      http::Response r = json(405, "use " + known->second + " on " + route);
+      r.headers.emplace_back("Allow", known->second);
+      return r;
+    }
+    const bool needs_auth = route == "/webhook" || (route == "/metrics" && options_.metrics_auth);
+    if (needs_auth && !options_.insecure_no_auth) {
+      const std::string* authorization = head.header("authorization");
+      const auto expected = credentials_.current();
+      if (authorization == nullptr || !http::authorized(*authorization, expected)) {
+        ++metrics_.auth_failures;
+        http::Response r = json(401, "missing or wrong credentials");
+        r.headers.emplace_back("WWW-Authenticate", expected.basic()
+                                                       ? "Basic realm=\"eso-updater\""
+                                                       : "Bearer realm=\"eso-updater\"");
+        return r;
+      }
+    }
+    if (route == "/webhook") {
+      const std::string* type = head.header("content-type");
+      if (type != nullptr && type->find("json") == std::string::npos &&
+          type->find("text/plain") == std::string::npos) {
+        return json(415, "send application/json");
+      }
+    }
+    return std::nullopt;
+  }
+
+  http::Response handle(const http::Request& request) override {
+    const std::string path = request.head.target.substr(0, request.head.target.find('?'));
+    if (path == "/healthz") return json(200, "", "{\"status\":\"ok\"}");
+    if (path == "/readyz") {
+      return ready_() ? json(200, "", "{\"status\":\"ready\"}")
+                      : json(503, "not ready: the ExternalSecret index is not synced");
+    }
+    if (path == "/metrics") {
+      return http::Response{200, "text/plain; version=0.0.4", render_(), {}};
+    }
+    const std::string source = path.size() > 9 ? path.substr(9) : "";
+    const WebhookResponse r = service_.handle(source, request.body);
+    return http::Response{r.status, "application/json", r.body, r.headers};
+  }
+
+  void answered(const http::RequestHead& head, int status,
+                std::chrono::microseconds duration) override {
+    const std::string route = head.method.empty() ? "-" : route_of(head.target);
+    metrics_.request(route, status, duration);
+    const double ms = static_cast<double>(duration.count()) / 1000.0;
+    const auto now = std::chrono::system_clock::now();
+    if (options_.log_format == "json") {
+      fmt::print(stderr,
+                 "{{\"time\":\"{:%FT%TZ}\",\"method\":\"{}\",\"route\":\"{}\",\"status\":{},"
+                 "\"durationMs\":{:.3f}}}\n",
+                 fmt::gmtime(std::chrono::system_clock::to_time_t(now)), head.method, route, status,
+                 ms);
+      return;
+    }
+    fmt::print(stderr, "{:%FT%TZ} {} {} {} {:.3f}ms\n",
+               fmt::gmtime(std::chrono::system_clock::to_time_t(now)),
+               head.method.empty() ? "-" : head.method, route, status, ms);
+  }
+
+ private:
+  static http::Response json(int status, const std::string& error, std::string body = "") {
+    if (body.empty()) {
+      std::string escaped;
+      for (char c : error) {
+        if (c == '"' || c == '\\') escaped += '\\';
+        escaped += c;
+      }
+      body = "{\"error\":\"" + escaped + "\"}";
+    }
+    return http::Response{status, "application/json", std::move(body), {}};
+  }
+
+  const ServeOptions& options_;
+  WebhookService& service_;
+  WebhookCredentials& credentials_;
+  Metrics& metrics_;
+  std::function<bool()> ready_;
+  std::function<std::string()> render_;
+};
+
+Result<std::chrono::milliseconds> duration_option(const std::string& name,
+                                                  const std::string& text) {
+  auto d = parse_go_duration(text);
+  if (!d) return Error{ErrorCode::kInvalidArgument, name + ": " + d.error().message};
+  return std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+}
+
+}  // namespace
+
+CLI::App* add_serve_command(CLI::App& app, ServeOptions& options) {
+  auto* cmd = app.add_subcommand("serve", "Receive secret-change webhooks and trigger ESO at once");
+  cmd->add_option("--listen", options.listen,
+                  "HOST:PORT to listen on, repeatable ([::]:8080 for IPv6)")
+      ->capture_default_str();
+  cmd->add_option("--port-file", options.port_file, "Write the bound port to this file");
+  cmd->add_option(
+      "--credentials-dir", options.credentials_dir,
+      "Directory with username/password/token files (a mounted Secret), re-read on change");
+  cmd->add_flag("--insecure-no-auth", options.insecure_no_auth,
+                "Accept webhooks without credentials");
+  cmd->add_flag("--metrics-auth", options.metrics_auth, "Require credentials on /metrics too");
+  cmd->add_flag("--no-index", options.no_index,
+                "LIST ExternalSecrets per event instead of watching");
+  cmd->add_option("--workers", options.workers, "Worker threads")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  cmd->add_option("--queue", options.queue, "Connections waiting for a worker before 503")
+      ->check(CLI::Range(1, 65536))
+      ->capture_default_str();
+  cmd->add_option("--max-body", options.max_body, "Largest request body in bytes")
+      ->capture_default_str();
+  cmd->add_option("--phase-timeout", options.phase_timeout,
+                  "Deadline for each of head, body, write")
+      ->capture_default_str();
+  cmd->add_option("--drain-timeout", options.drain_timeout, "How long SIGTERM lets requests finish")
+      ->capture_default_str();
+  cmd->add_option("--annotation", options.annotation, "Annotation key to set on ExternalSecrets")
+      ->capture_default_str();
+  cmd->add_flag("--force", options.force, "Also patch objects ESO will not refresh");
+  cmd->add_flag("--include-possible", options.include_possible, "Also patch find.tags matches");
+  cmd->add_flag("--patch-children", options.patch_children, "Patch CES children (ESO < v0.20)");
+  cmd->add_option("--concurrency", options.concurrency, "Patches in flight at once")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  cmd->add_option("--event-type", options.event_types,
+                  "Event types to act on (default: static-secret-updated, rotated-secret-success)");
+  cmd->add_option("--log-format", options.log_format, "text or json")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  return cmd;
+}
+
+int run_serve(const GlobalOptions& global, const ServeOptions& options) {
+  const auto phase = duration_option("--phase-timeout", options.phase_timeout);
+  const auto drain = duration_option("--drain-timeout", options.drain_timeout);
+  if (!phase || !drain) {
+    print_error(!phase ? phase.error() : drain.error());
+    return kExitUsage;
+  }
+  WebhookCredentials credentials(options.credentials_dir);
+  if (!credentials.any() && !options.insecure_no_auth) {
+    print_error(
+        Error{ErrorCode::kConfig,
+              "no webhook credentials: set BASIC_AUTH_USER and BASIC_AUTH_PASSWORD (or "
+              "WEBHOOK_BEARER_TOKEN), or --credentials-dir; --insecure-no-auth to run open"});
+    return kExitUsage;
+  }
+  auto client = connect_or_report(global);
+  if (!client) return kExitUsage;
+
+  WebhookSettings settings;
+  settings.annotation = options.annotation;
+  settings.force = options.force;
+  settings.include_possible = options.include_possible;
+  settings.patch_children = options.patch_children;
+  settings.concurrency = options.concurrency;
+  settings.decode.event_types = options.event_types;
+  settings.scopes = list_scopes(global, *client);
+  settings.cluster_external_secrets = global.all_namespaces;
+
+  KeyIndex index;
+  std::vector<std::unique_ptr<kube::Reflector>> reflectors;
+  std::vector<std::thread> threads;
+  std::atomic<bool> stop_reflectors{false};
+  if (!options.no_index) {
+    for (const auto& scope : settings.scopes) {
+      kube::ReflectorOptions ro;
+      ro.scope = scope;
+      reflectors.push_back(std::make_unique<kube::Reflector>(*client, ro, index));
+    }
+    if (global.all_namespaces) {
+      kube::ReflectorOptions ro;
+      ro.kind = "ClusterExternalSecret";
+      ro.scope = settings.scopes.front();
+      reflectors.push_back(std::make_unique<kube::Reflector>(*client, ro, index));
+    }
+    for (auto& r : reflectors)
+      threads.emplace_back([&r, &stop_reflectors] { r->run(stop_reflectors); });
+  }
+  auto ready = [&] {
+    return std::all_of(reflectors.begin(), reflectors.end(),
+                       [](const auto& r) { return r->synced(); });
+  };
+  WebhookCounters counters;
+  WebhookService service(*client, options.no_index ? nullptr : &index, ready, settings, counters);
+  Metrics metrics;
+  ServeHandler handler(options, service, credentials, metrics, ready, [&] {
+    return metrics.render(counters, options.no_index ? nullptr : &index, reflectors);
+  });
+
+  http::ServerOptions server_options;
+  server_options.listen = options.listen;
+  server_options.workers = options.workers;
+  server_options.queue = options.queue;
+  server_options.limits.max_body_bytes = options.max_body;
+  server_options.phase_timeout = *phase;
+  http::HttpServer server(server_options, handler);
+  auto ports = server.bind();
+  if (!ports) {
+    print_error(ports.error());
+    stop_reflectors = true;
+    for (auto& t : threads) t.join();
+    return kExitUsage;
+  }
+  if (!options.port_file.empty()) std::ofstream(options.port_file) << ports->front() << "\n";
+  fmt::print(stderr, "eso-updater serve: listening on port {}{}\n", fmt::join(*ports, ", "),
+             options.no_index ? " (no index: one LIST per event)" : "");
+
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  ::sigaction(SIGTERM, &action, nullptr);
+  ::sigaction(SIGINT, &action, nullptr);
+  server.serve(g_stop, *drain);
+  stop_reflectors = true;
+  for (auto& t : threads) t.join();
+  fmt::print(stderr, "eso-updater serve: stopped\n");
+  return kExitOk;
+}
+
+}  // namespace eso::cmd

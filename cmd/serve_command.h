@@ -1,0 +1,39 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "cmd/global_options.h"
+
+namespace eso::cmd {
+
+struct ServeOptions {
+  std::vector<std::string> listen{"0.0.0.0:8080"};
+  std::string port_file;        ///< write the bound port here (tests, port 0)
+  std::string credentials_dir;  ///< files `username`, `password`, `token`; re-read on change
+  bool insecure_no_auth = false;
+  bool metrics_auth = false;
+  bool no_index = false;
+  int workers = 4;
+  int queue = 64;
+  size_t max_body = 1 << 20;
+  std::string phase_timeout = "10s";
+  std::string drain_timeout = "20s";
+  std::string annotation = "force-sync";
+  bool force = false;
+  bool include_possible = false;
+  bool patch_children = false;
+  int concurrency = 16;
+  std::vector<std::string> event_types;
+  std::string log_format = "text";
+};
+
+/// `eso-updater serve`: the webhook server (DESIGN.md §6).
+CLI::App* add_serve_command(CLI::App& app, ServeOptions& options);
+
+/// Runs until SIGTERM or SIGINT; returns the process exit code.
+int run_serve(const GlobalOptions& global, const ServeOptions& options);
+
+}  // namespace eso::cmd

@@ -1,0 +1,225 @@
+#include "core/webhook_service.h"
+
+#include <algorithm>
+#include <thread>
+
+#include <fmt/format.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "core/match.h"
+#include "core/trigger_plan.h"
+
+namespace eso {
+namespace {
+
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+WebhookResponse error_response(int status, const std::string& message,
+                               std::vector<std::pair<std::string, std::string>> headers = {}) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  w.Key("error");
+  w.String(message);
+  w.EndObject();
+  return WebhookResponse{status, buffer.GetString(), std::move(headers)};
+}
+
+void write_ref(JsonWriter& w, const ObjectRef& ref) {
+  w.Key("kind");
+  w.String(ref.kind);
+  if (!ref.namespace_name.empty()) {
+    w.Key("namespace");
+    w.String(ref.namespace_name);
+  }
+  w.Key("name");
+  w.String(ref.name);
+}
+
+bool retryable(const Error& e) {
+  return e.code == ErrorCode::kUnreachable || e.code == ErrorCode::kServer ||
+         e.code == ErrorCode::kTooManyRequests;
+}
+
+// What happened to each planned patch.
+struct PatchReport {
+  const PlannedPatch* plan;
+  CoalescedPatch done;
+};
+
+std::vector<PatchReport> run_coalesced(PatchCoalescer& coalescer, const TriggerPlan& plan,
+                                       int concurrency) {
+  std::vector<PatchReport> reports(plan.patches.size());
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t i = next++; i < plan.patches.size(); i = next++) {
+      reports[i].plan = &plan.patches[i];
+      reports[i].done = coalescer.patch(plan.patches[i].target, plan.patches[i].annotation);
+    }
+  };
+  const size_t threads =
+      std::min(plan.patches.size(), static_cast<size_t>(std::max(concurrency, 1)));
+  if (threads <= 1) {
+    worker();
+    return reports;
+  }
+  std::vector<std::jthread> pool;
+  for (size_t t = 0; t < threads; ++t) pool.emplace_back(worker);
+  return reports;
+}
+
+void write_events(JsonWriter& w, const DecodedEvents& decoded) {
+  w.Key("source");
+  w.String(decoded.source);
+  w.Key("events");
+  w.Uint64(decoded.events);
+  w.Key("keys");
+  w.StartArray();
+  for (const auto& k : decoded.keys) w.String(k);
+  w.EndArray();
+  w.Key("ignored");
+  w.StartArray();
+  for (const auto& i : decoded.ignored) {
+    w.StartObject();
+    w.Key("eventType");
+    w.String(i.event_type);
+    w.Key("reason");
+    w.String(i.reason);
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
+void write_matches(JsonWriter& w, const MatchResult& matched) {
+  w.Key("matched");
+  w.StartArray();
+  for (const auto& m : matched.matches) {
+    w.StartObject();
+    write_ref(w, m.object->ref);
+    w.Key("key");
+    w.String(m.key);
+    w.Key("field");
+    w.String(m.field);
+    w.Key("verdict");
+    w.String(m.possible && will_refresh(m.verdict) ? std::string("possible (find.tags)")
+                                                   : std::string(verdict_text(m.verdict)));
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
+}  // namespace
+
+WebhookService::WebhookService(KubeApi& api, const KeyIndex* index,
+                               std::function<bool()> index_ready, WebhookSettings settings,
+                               WebhookCounters& counters)
+    : api_(api),
+      index_(index),
+      index_ready_(std::move(index_ready)),
+      settings_(std::move(settings)),
+      counters_(counters),
+      coalescer_(api) {}
+
+Result<std::vector<ExternalSecret>> WebhookService::candidates(
+    const std::vector<std::string>& keys) {
+  if (index_ != nullptr) return index_->candidates(keys);
+  std::vector<ExternalSecret> out;
+  for (const auto& scope : settings_.scopes) {
+    ++counters_.lists;
+    auto listed = api_.list_external_secrets(scope);
+    if (!listed) return listed.error();
+    std::move(listed->begin(), listed->end(), std::back_inserter(out));
+  }
+  if (settings_.cluster_external_secrets && !settings_.scopes.empty()) {
+    ++counters_.lists;
+    auto listed = api_.list_cluster_external_secrets(settings_.scopes.front());
+    if (!listed) return listed.error();
+    std::move(listed->begin(), listed->end(), std::back_inserter(out));
+  }
+  return out;
+}
+
+WebhookResponse WebhookService::handle(std::string_view source, std::string_view body) {
+  auto decoded = decode_events(body, source, settings_.decode);
+  if (!decoded) {
+    const bool unknown = decoded.error().message.find("unknown event source") != std::string::npos;
+    const bool malformed = decoded.error().message.rfind("malformed JSON", 0) == 0;
+    return error_response(unknown ? 404 : malformed ? 400 : 422, decoded.error().message);
+  }
+  counters_.events += decoded->events;
+  counters_.ignored_events += decoded->ignored.size();
+  if (index_ != nullptr && !index_ready_()) {
+    return error_response(503, "the index of ExternalSecrets is not synced yet; retry",
+                          {{"Retry-After", "5"}});
+  }
+  auto objects = candidates(decoded->keys);
+  if (!objects) {
+    return error_response(503, "cannot read ExternalSecrets: " + objects.error().message,
+                          {{"Retry-After", "5"}});
+  }
+  MatchScope scope;
+  scope.store_name = decoded->store;
+  const MatchResult matched = match_keys(*objects, decoded->keys, scope);
+  counters_.matches += matched.matches.size();
+  TriggerOptions options;
+  options.annotation = settings_.annotation;
+  options.force = settings_.force;
+  options.include_possible = settings_.include_possible;
+  options.patch_children = settings_.patch_children;
+  const TriggerPlan plan = plan_trigger(matched.matches, options);
+  const auto reports = run_coalesced(coalescer_, plan, settings_.concurrency);
+
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  write_events(w, *decoded);
+  write_matches(w, matched);
+  int status = 200;
+  w.Key("patched");
+  w.StartArray();
+  for (const auto& r : reports) {
+    if (!r.done.outcome) continue;
+    ++counters_.patches_ok;
+    if (r.done.joined) ++counters_.patches_joined;
+    w.StartObject();
+    write_ref(w, r.plan->target);
+    w.Key("annotation");
+    w.String(r.plan->annotation);
+    w.Key("value");
+    w.String(r.done.value);
+    w.Key("joined");
+    w.Bool(r.done.joined);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("failed");
+  w.StartArray();
+  for (const auto& r : reports) {
+    if (r.done.outcome) continue;
+    ++counters_.patches_failed;
+    status = std::max(status, retryable(r.done.outcome.error()) ? 503 : 500);
+    w.StartObject();
+    write_ref(w, r.plan->target);
+    w.Key("error");
+    w.String(r.done.outcome.error().message);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("skipped");
+  w.StartArray();
+  for (const auto& s : plan.skipped) {
+    w.StartObject();
+    write_ref(w, s.target);
+    w.Key("reason");
+    w.String(skip_text(s));
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  WebhookResponse response{status, buffer.GetString(), {}};
+  if (status == 503) response.headers.emplace_back("Retry-After", "5");
+  return response;
+}
+
+}  // namespace eso

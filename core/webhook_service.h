@@ -1,0 +1,71 @@
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/event_decoder.h"
+#include "core/key_index.h"
+#include "core/kube_api.h"
+#include "core/patch_coalescer.h"
+
+namespace eso {
+
+struct WebhookSettings {
+  std::string annotation = "force-sync";
+  bool force = false;
+  bool include_possible = false;
+  bool patch_children = false;
+  int concurrency = 16;
+  DecodeOptions decode;
+  /// Without an index: what one LIST per event reads.
+  std::vector<ListScope> scopes;
+  bool cluster_external_secrets = false;
+};
+
+/// Counters for /metrics; the service only ever adds to them.
+struct WebhookCounters {
+  std::atomic<uint64_t> events{0};
+  std::atomic<uint64_t> ignored_events{0};
+  std::atomic<uint64_t> matches{0};
+  std::atomic<uint64_t> patches_ok{0};
+  std::atomic<uint64_t> patches_failed{0};
+  std::atomic<uint64_t> patches_joined{0};
+  std::atomic<uint64_t> lists{0};
+};
+
+/// An HTTP answer, status and JSON body.
+struct WebhookResponse {
+  int status = 200;
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+/// The webhook's domain logic (DESIGN.md §6 "Processing"): decode every event in a body, find
+/// the objects that read the keys (from the index, or one LIST without it), patch them through
+/// the same planner as `trigger` with one patch in flight per object, and report. 200 when every
+/// patch succeeded or nothing matched; 400/422 for bodies it cannot use; 503 with Retry-After
+/// when the index is not ready or the API server failed, so the sender retries.
+class WebhookService {
+ public:
+  WebhookService(KubeApi& api, const KeyIndex* index, std::function<bool()> index_ready,
+                 WebhookSettings settings, WebhookCounters& counters);
+
+  /// `source`: a decoder name from the route, or "" to detect.
+  WebhookResponse handle(std::string_view source, std::string_view body);
+
+ private:
+  Result<std::vector<ExternalSecret>> candidates(const std::vector<std::string>& keys);
+
+  KubeApi& api_;
+  const KeyIndex* index_;
+  std::function<bool()> index_ready_;
+  WebhookSettings settings_;
+  WebhookCounters& counters_;
+  PatchCoalescer coalescer_;
+};
+
+}  // namespace eso

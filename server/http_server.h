@@ -1,0 +1,93 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/http/request_parser.h"
+#include "core/result.h"
+#include "server/socket_stream.h"
+
+namespace eso::http {
+
+struct Request {
+  RequestHead head;
+  std::string body;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+/// What the server asks of the application, one protocol step per call.
+class Handler {
+ public:
+  virtual ~Handler() = default;
+  /// Route and authentication check on the head, before any body byte is read (and before
+  /// `100 Continue`): nullopt to go on, or the response to send before closing.
+  virtual std::optional<Response> admit(const RequestHead& head) = 0;
+  /// The response to a complete request.
+  virtual Response handle(const Request& request) = 0;
+  /// Called once per request answered (also for rejected ones), for the access log and metrics.
+  virtual void answered(const RequestHead& head, int status,
+                        std::chrono::microseconds duration) = 0;
+};
+
+struct ServerOptions {
+  std::vector<std::string> listen{"127.0.0.1:8080"};  ///< HOST:PORT, [V6]:PORT; port 0 picks one
+  int workers = 4;
+  int queue = 64;  ///< connections waiting for a worker; beyond it: 503 and close
+  Limits limits;
+  std::chrono::milliseconds phase_timeout{10000};  ///< head, body and write, each absolute
+  std::chrono::milliseconds idle_timeout{30000};   ///< keep-alive wait for the next request
+  int max_requests_per_connection = 100;
+};
+
+/// A minimal HTTP/1.1 server on blocking sockets and poll(): one accept thread, a fixed worker
+/// pool behind a bounded queue, absolute per-phase deadlines (so a byte-at-a-time client is cut
+/// off), keep-alive with an idle timeout and a request cap, and a drain on stop.
+class HttpServer {
+ public:
+  HttpServer(ServerOptions options, Handler& handler);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  /// Binds every listen address; returns the bound ports in order (port 0 resolved).
+  Result<std::vector<int>> bind();
+
+  /// Accepts and serves until `stop` is set, then stops accepting, lets in-flight requests
+  /// finish for up to `drain`, and returns.
+  void serve(const std::atomic<bool>& stop, std::chrono::milliseconds drain);
+
+  int busy_workers() const { return busy_.load(); }
+
+ private:
+  void worker();
+  void serve_connection(Stream& stream);
+  bool serve_request(Stream& stream, std::string& buffer, bool first);
+  void reject(Stream& stream, const RequestHead* head, int status, const std::string& message);
+
+  ServerOptions options_;
+  Handler& handler_;
+  std::vector<int> listeners_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<int> queue_;
+  std::vector<int> active_;  ///< connections being served, to cut after the drain window
+  bool closing_ = false;
+  std::atomic<int> busy_{0};
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace eso::http

@@ -1,0 +1,42 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace eso::http {
+
+using Deadline = std::chrono::steady_clock::time_point;
+
+/// How a read ended when it returned no data.
+enum class ReadEnd { kData, kClosed, kTimeout, kError };
+
+/// The one seam for socket I/O (STYLE.md "Seams"): EINTR, partial reads and writes, deadlines
+/// and SIGPIPE are handled here and nowhere else. Tests put faults behind it.
+class Stream {
+ public:
+  virtual ~Stream() = default;
+  /// Appends what is available (waiting until `deadline` for something) to `into`.
+  virtual ReadEnd read_some(std::string& into, size_t max, Deadline deadline) = 0;
+  /// Writes all of `data` before `deadline`; false if the peer is gone or too slow.
+  virtual bool write_all(std::string_view data, Deadline deadline) = 0;
+};
+
+/// A connected socket; closes it when destroyed.
+class SocketStream final : public Stream {
+ public:
+  explicit SocketStream(int fd) : fd_(fd) {}
+  ~SocketStream() override;
+  SocketStream(const SocketStream&) = delete;
+  SocketStream& operator=(const SocketStream&) = delete;
+
+  ReadEnd read_some(std::string& into, size_t max, Deadline deadline) override;
+  bool write_all(std::string_view data, Deadline deadline) override;
+
+ private:
+  bool wait(short events, Deadline deadline);
+  int fd_;
+};
+
+}  // namespace eso::http
