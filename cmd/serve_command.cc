@@ -329,6 +329,7 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
   }
   auto client = connect_or_report(global);
   if (!client) return kExitUsage;
+  client->set_retry_budget(std::chrono::seconds(5));
 
   WebhookSettings settings;
   settings.annotation = options.annotation;

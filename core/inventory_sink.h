@@ -13,8 +13,11 @@ class InventorySink {
  public:
   virtual ~InventorySink() = default;
 
-  /// Everything in scope after a (re)list; replaces whatever was known of this collection.
-  virtual void replace(const std::string& kind, std::vector<ExternalSecret> objects) = 0;
+  /// Everything of `kind` in `namespace_name` ("" = all namespaces, and cluster-scoped kinds)
+  /// after a (re)list; replaces whatever was known there. Other namespaces are left alone, so
+  /// one sink can take several per-namespace streams.
+  virtual void replace(const std::string& kind, const std::string& namespace_name,
+                       std::vector<ExternalSecret> objects) = 0;
   /// An object was added or changed.
   virtual void upsert(ExternalSecret object) = 0;
   /// An object was deleted.

@@ -39,11 +39,14 @@ void KeyIndex::drop_locked(const ObjectRef& ref) {
   objects_.erase(it);
 }
 
-void KeyIndex::replace(const std::string& kind, std::vector<ExternalSecret> objects) {
+void KeyIndex::replace(const std::string& kind, const std::string& namespace_name,
+                       std::vector<ExternalSecret> objects) {
   std::lock_guard lock(mu_);
   std::vector<ObjectRef> stale;
   for (const auto& [ref, _] : objects_) {
-    if (ref.kind == kind) stale.push_back(ref);
+    if (ref.kind == kind && (namespace_name.empty() || ref.namespace_name == namespace_name)) {
+      stale.push_back(ref);
+    }
   }
   for (const auto& ref : stale) drop_locked(ref);
   for (auto& o : objects) add_locked(std::move(o));

@@ -18,7 +18,8 @@ namespace eso {
 /// matching needs are kept (ExternalSecret is that already). Thread-safe.
 class KeyIndex final : public InventorySink {
  public:
-  void replace(const std::string& kind, std::vector<ExternalSecret> objects) override;
+  void replace(const std::string& kind, const std::string& namespace_name,
+               std::vector<ExternalSecret> objects) override;
   void upsert(ExternalSecret object) override;
   void remove(const ObjectRef& ref) override;
 

@@ -17,7 +17,6 @@ namespace {
 constexpr std::string_view kGroup = "external-secrets.io";
 constexpr int kMaxAttempts = 8;
 constexpr auto kMaxBackoff = std::chrono::seconds(8);
-constexpr auto kRetryBudget = std::chrono::seconds(30);
 
 std::string url_escape(std::string_view s) {
   char* escaped = curl_easy_escape(nullptr, s.data(), static_cast<int>(s.size()));
@@ -141,7 +140,7 @@ Result<std::unique_ptr<ApiClient>> ApiClient::connect(ClientConfig config) {
 }
 
 Result<HttpResponse> ApiClient::send_with_retry(const HttpRequest& request, const Intent& intent) {
-  const auto deadline = std::chrono::steady_clock::now() + kRetryBudget;
+  const auto deadline = std::chrono::steady_clock::now() + retry_budget_;
   for (int attempt = 1;; ++attempt) {
     auto response = transport_->send(request);
     const bool transient = !response ? response.error().code == ErrorCode::kUnreachable
@@ -324,7 +323,7 @@ Result<std::string> ApiClient::list_into(const std::string& kind, const ListScop
       list_all(Collection{info->resource, collect_into<ExternalSecret>(objects, info->parse)},
                effective, [&] { objects.clear(); });
   if (!listed) return listed.error();
-  sink.replace(kind, std::move(objects));
+  sink.replace(kind, effective.namespace_name, std::move(objects));
   return listed;
 }
 

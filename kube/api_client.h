@@ -46,6 +46,10 @@ class ApiClient final : public KubeApi {
                               std::string& resource_version, std::chrono::seconds idle_timeout,
                               InventorySink& sink, const std::atomic<bool>& stop);
 
+  /// How long a request may spend retrying 429s, 5xx and connection failures (default 30 s).
+  /// serve uses less, so a webhook sender hears 503 soon enough to retry on its own.
+  void set_retry_budget(std::chrono::milliseconds budget) { retry_budget_ = budget; }
+
   /// e.g. "external-secrets.io/v1".
   const std::string& group_version() const { return group_version_; }
   const ClientConfig& config() const { return transport_->config(); }
@@ -76,6 +80,7 @@ class ApiClient final : public KubeApi {
 
   std::unique_ptr<HttpTransport> transport_;
   std::string group_version_;
+  std::chrono::milliseconds retry_budget_{30000};
 };
 
 }  // namespace eso::kube

@@ -99,22 +99,45 @@ ProcessResult run_process(const std::vector<std::string>& argv,
   return result;
 }
 
-BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv) {
+BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv,
+                                     const std::vector<std::string>& extra_env) {
   std::vector<std::string> copy = argv;
   std::vector<char*> args;
   for (auto& a : copy) args.push_back(a.data());
   args.push_back(nullptr);
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+  for (const auto& e : extra_env) env.push_back(e);
+  std::vector<char*> envp;
+  // Later entries win for getenv in our programs only if earlier ones are gone: put extras first.
+  for (auto& e : extra_env) envp.push_back(const_cast<char*>(e.c_str()));
+  for (size_t i = 0; i + extra_env.size() < env.size(); ++i) envp.push_back(env[i].data());
+  envp.push_back(nullptr);
   pid_t pid = 0;
-  REQUIRE_MESSAGE(::posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), environ) == 0,
+  REQUIRE_MESSAGE(::posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), envp.data()) == 0,
                   "cannot run ", argv[0]);
   pid_ = pid;
 }
 
-BackgroundProcess::~BackgroundProcess() {
-  if (pid_ <= 0) return;
-  ::kill(pid_, SIGTERM);
+int BackgroundProcess::stop(int signal, int timeout_seconds) {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, signal);
   int status = 0;
+  for (int i = 0; i < timeout_seconds * 20; ++i) {
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    ::usleep(50000);
+  }
+  ::kill(pid_, SIGKILL);
   ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return -1;
+}
+
+BackgroundProcess::~BackgroundProcess() {
+  if (pid_ > 0) stop(SIGTERM);
 }
 
 std::unique_ptr<BackgroundProcess> start_eso_player(const std::string& namespace_name) {

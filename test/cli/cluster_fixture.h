@@ -24,7 +24,10 @@ ProcessResult run_process(const std::vector<std::string>& argv,
 /// A child process running in the background, killed (SIGTERM) and reaped when destroyed.
 class BackgroundProcess {
  public:
-  explicit BackgroundProcess(const std::vector<std::string>& argv);
+  explicit BackgroundProcess(const std::vector<std::string>& argv,
+                             const std::vector<std::string>& extra_env = {});
+  /// Sends `signal` and waits (bounded) for the process to exit; its exit code, or -1.
+  int stop(int signal, int timeout_seconds = 30);
   ~BackgroundProcess();
   BackgroundProcess(const BackgroundProcess&) = delete;
   BackgroundProcess& operator=(const BackgroundProcess&) = delete;

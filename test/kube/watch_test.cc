@@ -18,7 +18,8 @@ namespace {
 // Keeps what the reflector delivered, and counts it.
 class RecordingSink final : public InventorySink {
  public:
-  void replace(const std::string&, std::vector<ExternalSecret> objects) override {
+  void replace(const std::string&, const std::string&,
+               std::vector<ExternalSecret> objects) override {
     std::lock_guard lock(mu_);
     objects_.clear();
     for (auto& o : objects) objects_[o.ref] = std::move(o);

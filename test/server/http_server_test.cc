@@ -1,0 +1,259 @@
+// The listener over real sockets on 127.0.0.1:0, with a handler that stands in for the webhook.
+#include "server/http_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include <doctest/doctest.h>
+
+#include "core/http/basic_auth.h"
+
+namespace eso::http {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Admits POST /hook with Basic hook:pw; its handler can be made slow.
+class TestHandler final : public Handler {
+ public:
+  std::atomic<int> handled{0};
+  std::atomic<int> delay_ms{0};
+
+  std::optional<Response> admit(const RequestHead& head) override {
+    if (head.target != "/hook") return Response{404, "application/json", "{}", {}};
+    const std::string* auth = head.header("authorization");
+    if (auth == nullptr || !authorized(*auth, ExpectedCredentials{"hook", "pw", ""})) {
+      return Response{401, "application/json", "{}", {{"WWW-Authenticate", "Basic"}}};
+    }
+    return std::nullopt;
+  }
+  Response handle(const Request& request) override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms.load()));
+    ++handled;
+    return Response{200, "text/plain", "got " + std::to_string(request.body.size()), {}};
+  }
+  void answered(const RequestHead&, int, std::chrono::microseconds) override {}
+};
+
+// A server on a thread for the length of a test.
+struct RunningServer {
+  TestHandler handler;
+  std::atomic<bool> stop{false};
+  std::unique_ptr<HttpServer> server;
+  std::thread thread;
+  int port = 0;
+
+  explicit RunningServer(ServerOptions options, std::chrono::milliseconds drain = 2000ms) {
+    options.listen = {"127.0.0.1:0"};
+    server = std::make_unique<HttpServer>(options, handler);
+    auto ports = server->bind();
+    REQUIRE(ports.ok());
+    port = ports->front();
+    thread = std::thread([this, drain] { server->serve(stop, drain); });
+  }
+  ~RunningServer() {
+    stop = true;
+    thread.join();
+  }
+};
+
+int connect_to(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  return fd;
+}
+
+void send_all(int fd, const std::string& data) {
+  REQUIRE(::send(fd, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size()));
+}
+
+// Everything the server sends until it closes or `limit` passes.
+std::string read_until_close(int fd, std::chrono::milliseconds limit = 15000ms) {
+  std::string out;
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    char buf[4096];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+const std::string kAuth = "Authorization: Basic aG9vazpwdw==\r\n";  // hook:pw
+
+}  // namespace
+
+TEST_CASE("a request is served and keep-alive carries a second one") {
+  RunningServer s({});
+  const int fd = connect_to(s.port);
+  send_all(fd, "POST /hook HTTP/1.1\r\nHost: h\r\n" + kAuth + "Content-Length: 3\r\n\r\nabc" +
+                   "POST /hook HTTP/1.1\r\nHost: h\r\n" + kAuth +
+                   "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n2\r\nab\r\n0\r\n\r\n");
+  const std::string out = read_until_close(fd);
+  ::close(fd);
+  CHECK(out.find("HTTP/1.1 200 OK") != std::string::npos);
+  CHECK(out.find("got 3") != std::string::npos);
+  CHECK(out.find("got 2") != std::string::npos);
+  CHECK(s.handler.handled == 2);
+}
+
+TEST_CASE("a client trickling a byte every 500 ms is cut off at the head deadline") {
+  ServerOptions options;
+  options.phase_timeout = 1500ms;
+  RunningServer s(options);
+  const int fd = connect_to(s.port);
+  const std::string head =
+      "POST /hook HTTP/1.1\r\nHost: h\r\n" + kAuth + "Content-Length: 1\r\n\r\nx";
+  const auto start = std::chrono::steady_clock::now();
+  std::string out;
+  for (char c : head) {  // bounded: the head is ~80 bytes, the server stops it after ~3
+    if (::send(fd, &c, 1, MSG_NOSIGNAL) != 1) break;
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 500) > 0) {
+      out = read_until_close(fd, 2000ms);
+      break;
+    }
+  }
+  const auto took = std::chrono::steady_clock::now() - start;
+  ::close(fd);
+  CHECK(out.find("HTTP/1.1 408") == 0);
+  CHECK(took < 4s);
+  CHECK(s.handler.handled == 0);
+}
+
+TEST_CASE("Expect: 100-continue with bad credentials gets 401 and no 100") {
+  RunningServer s({});
+  const int fd = connect_to(s.port);
+  send_all(fd,
+           "POST /hook HTTP/1.1\r\nHost: h\r\nAuthorization: Basic aG9vazpubw==\r\n"
+           "Expect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+  const std::string out = read_until_close(fd);
+  ::close(fd);
+  CHECK(out.find("HTTP/1.1 401") == 0);
+  CHECK(out.find("100 Continue") == std::string::npos);
+  CHECK(out.find("WWW-Authenticate: Basic") != std::string::npos);
+
+  const int ok = connect_to(s.port);
+  send_all(ok, "POST /hook HTTP/1.1\r\nHost: h\r\n" + kAuth +
+                   "Expect: 100-continue\r\nContent-Length: 2\r\nConnection: close\r\n\r\n");
+  char buf[64] = {};
+  pollfd p{ok, POLLIN, 0};
+  REQUIRE(::poll(&p, 1, 5000) == 1);
+  const ssize_t n = ::recv(ok, buf, sizeof buf - 1, 0);
+  CHECK(std::string(buf, n > 0 ? static_cast<size_t>(n) : 0) == "HTTP/1.1 100 Continue\r\n\r\n");
+  send_all(ok, "hi");
+  CHECK(read_until_close(ok).find("got 2") != std::string::npos);
+  ::close(ok);
+}
+
+TEST_CASE("malformed requests get their status and a closed connection") {
+  RunningServer s({});
+  const std::pair<std::string, std::string> cases[] = {
+      {"GET /hook HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+       "HTTP/1.1 400"},
+      {"GET /nowhere HTTP/1.1\r\nHost: h\r\n\r\n", "HTTP/1.1 404"},
+      {"POST /hook HTTP/1.1\r\nHost: h\r\n" + kAuth + "Content-Length: 2000000\r\n\r\n",
+       "HTTP/1.1 413"},
+      {"GET / HTTP/3.0\r\nHost: h\r\n\r\n", "HTTP/1.1 505"},
+      {"GET /" + std::string(3000, 'a') + " HTTP/1.1\r\nHost: h\r\n\r\n", "HTTP/1.1 414"},
+      {"GET / HTTP/1.1\r\nHost: h\r\nX: " + std::string(20000, 'a') + "\r\n\r\n", "HTTP/1.1 431"},
+  };
+  for (const auto& [request, want] : cases) {
+    CAPTURE(want);
+    const int fd = connect_to(s.port);
+    ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+    const std::string out = read_until_close(fd);
+    ::close(fd);
+    CHECK(out.rfind(want, 0) == 0);
+    CHECK(out.find("Content-Length: ") != std::string::npos);
+    CHECK(out.find("Connection: close") != std::string::npos);
+  }
+  CHECK(s.handler.handled == 0);
+}
+
+TEST_CASE("a full worker pool and queue answer 503 at once") {
+  ServerOptions options;
+  options.workers = 1;
+  options.queue = 1;
+  RunningServer s(options);
+  s.handler.delay_ms = 1500;
+  const std::string request = "POST /hook HTTP/1.1\r\nHost: h\r\n" + kAuth +
+                              "Content-Length: 1\r\nConnection: close\r\n\r\nx";
+  const int busy = connect_to(s.port);
+  send_all(busy, request);
+  std::this_thread::sleep_for(200ms);  // the worker is now in the slow handler
+  const int queued = connect_to(s.port);
+  send_all(queued, request);
+  std::this_thread::sleep_for(200ms);
+  const int refused = connect_to(s.port);
+  const std::string out = read_until_close(refused, 3000ms);
+  CHECK(out.rfind("HTTP/1.1 503", 0) == 0);
+  CHECK(out.find("Retry-After: 1") != std::string::npos);
+  CHECK(read_until_close(busy).find("200 OK") != std::string::npos);
+  CHECK(read_until_close(queued).find("200 OK") != std::string::npos);
+  ::close(busy);
+  ::close(queued);
+  ::close(refused);
+}
+
+TEST_CASE("a client that never reads does not hold a worker past the write deadline") {
+  ServerOptions options;
+  options.workers = 1;
+  options.phase_timeout = 1000ms;
+  RunningServer s(options);
+  // Pipeline many requests and never read: the responses fill the socket buffers.
+  std::string many;
+  for (int i = 0; i < 2000; ++i) {
+    many += "POST /hook HTTP/1.1\r\nHost: h\r\n" + kAuth + "Content-Length: 1\r\n\r\nx";
+  }
+  const int stuck = connect_to(s.port);
+  const int small = 4096;
+  ::setsockopt(stuck, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  ::send(stuck, many.data(), many.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  std::this_thread::sleep_for(3000ms);
+  // The single worker must be free again for someone else.
+  const int fd = connect_to(s.port);
+  send_all(fd, "POST /hook HTTP/1.1\r\nHost: h\r\n" + kAuth +
+                   "Content-Length: 1\r\nConnection: close\r\n\r\ny");
+  CHECK(read_until_close(fd, 5000ms).find("200 OK") != std::string::npos);
+  ::close(fd);
+  ::close(stuck);
+}
+
+TEST_CASE("stop lets an in-flight request finish and refuses new connections") {
+  auto s = std::make_unique<RunningServer>(ServerOptions{}, 5000ms);
+  s->handler.delay_ms = 1000;
+  const int fd = connect_to(s->port);
+  send_all(fd, "POST /hook HTTP/1.1\r\nHost: h\r\n" + kAuth +
+                   "Content-Length: 1\r\nConnection: close\r\n\r\nx");
+  std::this_thread::sleep_for(200ms);
+  const int port = s->port;
+  std::thread stopper([&] { s.reset(); });  // stops, drains, joins
+  std::this_thread::sleep_for(400ms);
+  const int late = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  CHECK(::connect(late, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0);
+  ::close(late);
+  CHECK(read_until_close(fd).find("200 OK") != std::string::npos);
+  stopper.join();
+  ::close(fd);
+}
+
+}  // namespace eso::http
