@@ -6,13 +6,18 @@ _eso_updater() {
   _init_completion || return
 
   local global_opts="--kubeconfig --context --cluster --user -n --namespace -A --all-namespaces -l --selector --chunk-size -h --help"
-  local commands="match trigger version"
+  local commands="match trigger serve version"
   local match_opts="-k --key --event --event-source --store --store-kind --provider -o --output -h --help"
   local trigger_opts="-k --key --event --event-source --annotation --dry-run --force --include-possible --patch-children --require-match --concurrency --wait --timeout --repeat-after --store --store-kind --provider -o --output -h --help"
+
+  local serve_opts="--listen --port-file --credentials-dir --insecure-no-auth --metrics-auth --no-index --workers --queue --max-body --phase-timeout --drain-timeout --annotation --force --include-possible --patch-children --concurrency --event-type --log-format -h --help"
 
   case $prev in
     --kubeconfig | --event) _filedir; return ;;
     -o | --output) COMPREPLY=($(compgen -W "table json name" -- "$cur")); return ;;
+    --log-format) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
+    --port-file | --credentials-dir) _filedir; return ;;
+    --listen | --workers | --queue | --max-body | --phase-timeout | --drain-timeout | --event-type) return ;;
     --store-kind) COMPREPLY=($(compgen -W "SecretStore ClusterSecretStore" -- "$cur")); return ;;
     --provider) COMPREPLY=($(compgen -W "akeyless aws azurekv gcpsm vault doppler infisical" -- "$cur")); return ;;
     --context)
@@ -32,11 +37,12 @@ _eso_updater() {
 
   local command="" w
   for w in "${words[@]:1:cword-1}"; do
-    case $w in match | trigger | version) command=$w; break ;; esac
+    case $w in match | trigger | serve | version) command=$w; break ;; esac
   done
   case $command in
     match) COMPREPLY=($(compgen -W "$match_opts $global_opts" -- "$cur")) ;;
     trigger) COMPREPLY=($(compgen -W "$trigger_opts $global_opts" -- "$cur")) ;;
+    serve) COMPREPLY=($(compgen -W "$serve_opts $global_opts" -- "$cur")) ;;
     version) COMPREPLY=() ;;
     *) COMPREPLY=($(compgen -W "$commands $global_opts" -- "$cur")) ;;
   esac
