@@ -16,6 +16,9 @@ namespace {
 
 constexpr std::string_view kGroup = "external-secrets.io";
 constexpr int kMaxAttempts = 8;
+// A refused or dropped connection is retried briefly (an API server restarting), not for long:
+// a user whose server is down should hear so in about a second, as with kubectl.
+constexpr int kMaxConnectionAttempts = 3;
 constexpr auto kMaxBackoff = std::chrono::seconds(8);
 
 std::string url_escape(std::string_view s) {
@@ -146,8 +149,9 @@ Result<HttpResponse> ApiClient::send_with_retry(const HttpRequest& request, cons
     const bool transient = !response ? response.error().code == ErrorCode::kUnreachable
                                      : retryable_status(response->status);
     const auto wait = backoff(attempt, response ? response->retry_after : std::string());
+    const int max_attempts = response ? kMaxAttempts : kMaxConnectionAttempts;
     const bool can_retry =
-        transient && attempt < kMaxAttempts && std::chrono::steady_clock::now() + wait < deadline;
+        transient && attempt < max_attempts && std::chrono::steady_clock::now() + wait < deadline;
     if (can_retry) {
       std::this_thread::sleep_for(wait);
       continue;

@@ -194,7 +194,7 @@ TEST_CASE("SIGTERM drains and exits 0") {
   CHECK(server.stop(SIGTERM) == 0);
 }
 
-TEST_CASE("API server down: 503 with Retry-After; back up: the index re-syncs and it works") {
+TEST_CASE("API server down gives 503 with Retry-After, and once it is back the index re-syncs") {
   ExtraCluster cluster({});
   cluster.kubectl_here({"create", "namespace", "outage"});
   cluster.kubectl_here({"apply", "-f", "-"}, external_secret_yaml("outage", "db", {"/outage"}));
