@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +17,9 @@ struct ListScope {
   std::string namespace_name;  ///< empty: all namespaces
   std::string label_selector;  ///< Kubernetes label selector syntax, passed to the server
   int page_size = 500;         ///< LIST `limit`; 0 asks for everything at once
+  /// Called after each page with its number (from 1): progress for long lists, and the point
+  /// where tests make a continue token expire.
+  std::function<void(int page)> after_page;
 };
 
 /// What the API server answered to a successful patch.

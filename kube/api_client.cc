@@ -226,6 +226,7 @@ Result<std::string> ApiClient::list_all(const Collection& collection, const List
                                         const std::function<void()>& restart) {
   std::string token;
   std::string resource_version;
+  int page = 0;
   do {
     auto next = list_page(collection, scope, token, resource_version);
     if (!next && next.error().code == ErrorCode::kGone && !token.empty()) {
@@ -237,6 +238,7 @@ Result<std::string> ApiClient::list_all(const Collection& collection, const List
     }
     if (!next) return next.error();
     token = std::move(*next);
+    if (scope.after_page) scope.after_page(++page);
   } while (!token.empty());
   return resource_version;
 }

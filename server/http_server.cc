@@ -96,7 +96,12 @@ void HttpServer::reject(Stream& stream, const RequestHead* head, int status,
 
 // One request on a connection: head → admit → (100 Continue) → body → handle → write.
 // Returns true when the connection may carry another request.
-bool HttpServer::serve_request(Stream& stream, std::string& buffer, bool first) {
+bool HttpServer::others_waiting() {
+  std::lock_guard lock(mu_);
+  return !queue_.empty() || closing_;
+}
+
+bool HttpServer::serve_request(Stream& stream, std::string& buffer, bool first, bool last) {
   const auto started = Clock::now();
   // Wait for the first byte (idle on keep-alive), then the whole head within one phase.
   if (buffer.empty()) {
@@ -169,7 +174,8 @@ bool HttpServer::serve_request(Stream& stream, std::string& buffer, bool first) 
   }
 
   const Response response = handler_.handle(request);
-  const bool keep = head.keep_alive;
+  // A worker serves one connection at a time: hand it over when others wait, or at the cap.
+  const bool keep = head.keep_alive && !last && !others_waiting();
   const bool written = stream.write_all(format_response(response.status, response.content_type,
                                                         response.body, response.headers, !keep),
                                         Clock::now() + options_.phase_timeout);
@@ -180,8 +186,9 @@ bool HttpServer::serve_request(Stream& stream, std::string& buffer, bool first) 
 
 void HttpServer::serve_connection(Stream& stream) {
   std::string buffer;
-  for (int n = 0; n < options_.max_requests_per_connection; ++n) {
-    if (!serve_request(stream, buffer, n == 0)) return;
+  const int cap = std::max(options_.max_requests_per_connection, 1);
+  for (int n = 0; n < cap; ++n) {
+    if (!serve_request(stream, buffer, n == 0, n + 1 == cap)) return;
   }
 }
 

@@ -75,7 +75,9 @@ class HttpServer {
  private:
   void worker();
   void serve_connection(Stream& stream);
-  bool serve_request(Stream& stream, std::string& buffer, bool first);
+  bool serve_request(Stream& stream, std::string& buffer, bool first, bool last);
+  /// True when connections wait for a worker: a keep-alive connection then gives its worker up.
+  bool others_waiting();
   void reject(Stream& stream, const RequestHead* head, int status, const std::string& message);
 
   ServerOptions options_;

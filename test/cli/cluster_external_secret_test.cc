@@ -106,7 +106,8 @@ TEST_CASE("--patch-children patches generated ExternalSecrets, as for ESO before
 }
 
 // Every find here is scoped under /team so that -A runs of other tests never see these objects.
-TEST_CASE("dataFrom.find matches by path and regexp, and an invalid regexp is reported, not fatal") {
+TEST_CASE(
+    "dataFrom.find matches by path and regexp, and an invalid regexp is reported, not fatal") {
   const auto ns = unique_namespace("find");
   kubectl(
       {"apply", "-f", "-"},

@@ -156,6 +156,31 @@ TEST_CASE("an idle watch resumes, and a compacted resourceVersion makes it re-li
   REQUIRE(sink.wait_for([&](const RecordingSink&) { return running.reflector.lists() >= 2; }));
   CHECK(sink.replaces_ >= 2);
 
+  // A paginated LIST whose continue token is compacted away between pages falls back to one
+  // full list and still returns everything.
+  for (int i = 0; i < 4; ++i) {
+    cluster.kubectl_here({"apply", "-f", "-"},
+                         external_secret_yaml("compaction", fmt::format("page-{}", i), {"/p"}));
+  }
+  ListScope paged;
+  paged.namespace_name = "compaction";
+  paged.page_size = 2;
+  int pages = 0;
+  paged.after_page = [&](int page) {
+    pages = page;
+    if (page != 1) return;
+    cluster.kubectl_here({"create", "configmap", "bump", "-n", "elsewhere"});
+    const std::string now = etcd(cluster.state_dir(), "/v3/kv/range", R"({"key":"AA=="})");
+    const auto r = now.find("\"revision\":\"");
+    etcd(cluster.state_dir(), "/v3/kv/compaction",
+         R"({"revision":")" + now.substr(r + 12, now.find('"', r + 12) - r - 12) +
+             R"(","physical":true})");
+  };
+  auto listed = client->list_external_secrets(paged);
+  REQUIRE(listed.ok());
+  CHECK(listed->size() == 5);  // es + page-0..3 (later is created below)
+  CHECK(pages == 2);           // page 1, then the fallback's single page
+
   // And it keeps following changes afterwards.
   cluster.kubectl_here({"apply", "-f", "-"}, external_secret_yaml("compaction", "later", {"/c/2"}));
   CHECK(sink.wait_for([&](const RecordingSink& s) {
