@@ -1,14 +1,18 @@
 #include "core/key_index.h"
 
+#include <algorithm>
+
 #include "core/key_rules.h"
 
 namespace eso {
 namespace {
 
+// The distinct canonical forms of `key` under every provider rule (usually two or three).
 std::vector<std::string> index_entries(const std::string& key) {
   std::vector<std::string> out;
   for (const auto& rule : key_rules()) {
-    out.push_back(std::string(rule.provider) + '\0' + rule.canonical(key));
+    std::string canon = rule.canonical(key);
+    if (std::find(out.begin(), out.end(), canon) == out.end()) out.push_back(std::move(canon));
   }
   return out;
 }
@@ -16,34 +20,48 @@ std::vector<std::string> index_entries(const std::string& key) {
 }  // namespace
 
 void KeyIndex::add_locked(ExternalSecret object) {
-  const ObjectRef ref = object.ref;
-  for (const auto& k : object.remote_keys) {
-    for (auto& entry : index_entries(k.key)) by_key_[std::move(entry)].insert(ref);
+  Id id = 0;
+  if (!free_.empty()) {
+    id = free_.back();
+    free_.pop_back();
+  } else {
+    id = static_cast<Id>(slots_.size());
+    slots_.emplace_back();
   }
-  if (!object.finds.empty()) with_find_.insert(ref);
-  objects_[ref] = std::move(object);
+  for (const auto& k : object.remote_keys) {
+    for (auto& entry : index_entries(k.key)) {
+      auto& ids = by_key_[std::move(entry)];
+      if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+    }
+  }
+  if (!object.finds.empty()) with_find_.insert(id);
+  ids_[object.ref] = id;
+  slots_[id] = std::move(object);
 }
 
 void KeyIndex::drop_locked(const ObjectRef& ref) {
-  const auto it = objects_.find(ref);
-  if (it == objects_.end()) return;
-  for (const auto& k : it->second.remote_keys) {
+  const auto it = ids_.find(ref);
+  if (it == ids_.end()) return;
+  const Id id = it->second;
+  for (const auto& k : slots_[id].remote_keys) {
     for (const auto& entry : index_entries(k.key)) {
       const auto slot = by_key_.find(entry);
       if (slot == by_key_.end()) continue;
-      slot->second.erase(ref);
+      std::erase(slot->second, id);
       if (slot->second.empty()) by_key_.erase(slot);
     }
   }
-  with_find_.erase(ref);
-  objects_.erase(it);
+  with_find_.erase(id);
+  slots_[id] = ExternalSecret{};
+  free_.push_back(id);
+  ids_.erase(it);
 }
 
 void KeyIndex::replace(const std::string& kind, const std::string& namespace_name,
                        std::vector<ExternalSecret> objects) {
   std::lock_guard lock(mu_);
   std::vector<ObjectRef> stale;
-  for (const auto& [ref, _] : objects_) {
+  for (const auto& [ref, _] : ids_) {
     if (ref.kind == kind && (namespace_name.empty() || ref.namespace_name == namespace_name)) {
       stale.push_back(ref);
     }
@@ -65,22 +83,22 @@ void KeyIndex::remove(const ObjectRef& ref) {
 
 std::vector<ExternalSecret> KeyIndex::candidates(const std::vector<std::string>& keys) const {
   std::lock_guard lock(mu_);
-  std::set<ObjectRef> refs(with_find_.begin(), with_find_.end());
+  std::set<Id> ids(with_find_.begin(), with_find_.end());
   for (const auto& key : keys) {
     for (const auto& entry : index_entries(key)) {
       const auto slot = by_key_.find(entry);
-      if (slot != by_key_.end()) refs.insert(slot->second.begin(), slot->second.end());
+      if (slot != by_key_.end()) ids.insert(slot->second.begin(), slot->second.end());
     }
   }
   std::vector<ExternalSecret> out;
-  out.reserve(refs.size());
-  for (const auto& ref : refs) out.push_back(objects_.at(ref));
+  out.reserve(ids.size());
+  for (Id id : ids) out.push_back(slots_[id]);
   return out;
 }
 
 size_t KeyIndex::size() const {
   std::lock_guard lock(mu_);
-  return objects_.size();
+  return ids_.size();
 }
 
 size_t KeyIndex::key_count() const {

@@ -1,10 +1,12 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/external_secret.h"
@@ -13,9 +15,9 @@
 namespace eso {
 
 /// serve's in-memory index (DESIGN.md §6): remote key → the objects that name it, fed by LIST +
-/// WATCH, so an event costs no LIST. Keys are indexed in every provider rule's canonical form;
-/// objects with `dataFrom.find` are kept apart and offered for every lookup. Only the fields
-/// matching needs are kept (ExternalSecret is that already). Thread-safe.
+/// WATCH, so an event costs no LIST. Each key is indexed under the distinct canonical forms the
+/// provider rules give it; objects with `dataFrom.find` are kept apart and offered for every
+/// lookup. Objects are stored once and referred to by a small id. Thread-safe.
 class KeyIndex final : public InventorySink {
  public:
   void replace(const std::string& kind, const std::string& namespace_name,
@@ -31,13 +33,16 @@ class KeyIndex final : public InventorySink {
   size_t key_count() const;  ///< distinct index entries
 
  private:
+  using Id = uint32_t;
   void add_locked(ExternalSecret object);
   void drop_locked(const ObjectRef& ref);
 
   mutable std::mutex mu_;
-  std::map<ObjectRef, ExternalSecret> objects_;
-  std::map<std::string, std::set<ObjectRef>> by_key_;  ///< "rule\0canonical" → objects
-  std::set<ObjectRef> with_find_;
+  std::map<ObjectRef, Id> ids_;
+  std::vector<ExternalSecret> slots_;  ///< by id; a freed slot has an empty name
+  std::vector<Id> free_;
+  std::unordered_map<std::string, std::vector<Id>> by_key_;  ///< canonical key → ids
+  std::set<Id> with_find_;
 };
 
 }  // namespace eso
