@@ -10,6 +10,7 @@
 #include "cmd/inventory.h"
 #include "cmd/object_names.h"
 #include "cmd/table.h"
+#include "core/json_report.h"
 #include "core/match.h"
 
 namespace eso::cmd {
@@ -75,18 +76,7 @@ void print_json(const MatchResult& result, const std::vector<std::string>& keys,
   w.StartArray();
   for (const auto& m : result.matches) write_match(w, m);
   w.EndArray();
-  w.Key("problems");
-  w.StartArray();
-  for (const auto& p : result.problems) {
-    w.StartObject();
-    write_object_ref(w, p.object->ref);
-    w.Key("field");
-    w.String(p.field);
-    w.Key("message");
-    w.String(p.message);
-    w.EndObject();
-  }
-  w.EndArray();
+  write_problems(w, result.problems);
   w.EndObject();
   fmt::print("{}\n", buffer.GetString());
 }

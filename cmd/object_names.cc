@@ -12,15 +12,4 @@ std::string qualified_name(const ObjectRef& ref) {
   return kind + ".external-secrets.io/" + ref.name;
 }
 
-void write_object_ref(rapidjson::PrettyWriter<rapidjson::StringBuffer>& w, const ObjectRef& ref) {
-  w.Key("kind");
-  w.String(ref.kind);
-  if (!ref.namespace_name.empty()) {
-    w.Key("namespace");
-    w.String(ref.namespace_name);
-  }
-  w.Key("name");
-  w.String(ref.name);
-}
-
 }  // namespace eso::cmd

@@ -15,6 +15,7 @@
 #include "cmd/table.h"
 #include "cmd/trigger_wait.h"
 #include "core/go_duration.h"
+#include "core/json_report.h"
 #include "core/patch_runner.h"
 #include "core/trigger_plan.h"
 
@@ -156,18 +157,7 @@ void print_json(const std::vector<ObjectReport>& reports, const TriggerPlan& pla
   w.StartArray();
   for (const auto& r : reports) write_report(w, r);
   w.EndArray();
-  w.Key("problems");
-  w.StartArray();
-  for (const auto& p : problems) {
-    w.StartObject();
-    write_object_ref(w, p.object->ref);
-    w.Key("field");
-    w.String(p.field);
-    w.Key("message");
-    w.String(p.message);
-    w.EndObject();
-  }
-  w.EndArray();
+  write_problems(w, problems);
   if (waits != nullptr) write_waits(w, *waits);
   w.EndObject();
   fmt::print("{}\n", buffer.GetString());

@@ -7,22 +7,12 @@
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 
+#include "core/json_fields.h"
+
 namespace eso {
 namespace {
 
 using Json = rapidjson::Value;
-
-const Json* member(const Json& v, const char* name) {
-  if (!v.IsObject()) return nullptr;
-  auto it = v.FindMember(name);
-  return it == v.MemberEnd() ? nullptr : &it->value;
-}
-
-std::string string_member(const Json& v, const char* name) {
-  const auto* m = member(v, name);
-  return m != nullptr && m->IsString() ? std::string(m->GetString(), m->GetStringLength())
-                                       : std::string();
-}
 
 Error invalid(std::string message) {
   return Error{ErrorCode::kInvalidArgument, std::move(message)};
@@ -58,7 +48,7 @@ bool detect_akeyless(const Json& doc) {
   if (doc.IsArray()) {
     return std::any_of(doc.Begin(), doc.End(), looks_like_akeyless_event);
   }
-  return looks_like_akeyless_event(doc) || member(doc, "Akeyless_Events") != nullptr;
+  return looks_like_akeyless_event(doc) || json_member(doc, "Akeyless_Events") != nullptr;
 }
 
 void akeyless_event(const Json& event, const std::string& envelope_type,
@@ -68,14 +58,14 @@ void akeyless_event(const Json& event, const std::string& envelope_type,
     out.ignored.push_back({envelope_type, "not a JSON object"});
     return;
   }
-  std::string type = string_member(event, "event_type");
+  std::string type = json_string(event, "event_type");
   if (type.empty()) type = envelope_type;
   if (!type_wanted(type, options, kAkeylessTypes)) {
     out.ignored.push_back({type, "event type not acted on"});
     return;
   }
-  std::string key = string_member(event, "item_name");
-  if (key.empty()) key = string_member(event, "name");
+  std::string key = json_string(event, "item_name");
+  if (key.empty()) key = json_string(event, "name");
   if (key.empty()) {
     out.ignored.push_back({type, "no item_name"});
     return;
@@ -88,7 +78,7 @@ Status decode_akeyless(const Json& doc, const DecodeOptions& options, DecodedEve
     for (const auto& e : doc.GetArray()) akeyless_event(e, "", options, out);
     return ok_status();
   }
-  const Json* grouped = member(doc, "Akeyless_Events");
+  const Json* grouped = json_member(doc, "Akeyless_Events");
   if (grouped == nullptr) {
     akeyless_event(doc, "", options, out);
     return ok_status();
@@ -107,10 +97,10 @@ Status decode_akeyless(const Json& doc, const DecodeOptions& options, DecodedEve
 
 // ---- generic: {"keys": [...], "store": "...", "provider": "..."} ----
 
-bool detect_generic(const Json& doc) { return member(doc, "keys") != nullptr; }
+bool detect_generic(const Json& doc) { return json_member(doc, "keys") != nullptr; }
 
 Status decode_generic(const Json& doc, const DecodeOptions&, DecodedEvents& out) {
-  const Json* keys = member(doc, "keys");
+  const Json* keys = json_member(doc, "keys");
   if (keys == nullptr || !keys->IsArray()) return invalid("\"keys\" must be an array of strings");
   out.events = 1;
   for (const auto& k : keys->GetArray()) {
@@ -119,8 +109,8 @@ Status decode_generic(const Json& doc, const DecodeOptions&, DecodedEvents& out)
     }
     add_key(out, std::string(k.GetString(), k.GetStringLength()));
   }
-  out.store = string_member(doc, "store");
-  out.provider = string_member(doc, "provider");
+  out.store = json_string(doc, "store");
+  out.provider = json_string(doc, "provider");
   return ok_status();
 }
 

@@ -1,26 +1,19 @@
 #include "core/secret_store.h"
 
+#include "core/json_fields.h"
+
 namespace eso {
 namespace {
 
-const rapidjson::Value* member(const rapidjson::Value& v, const char* name) {
-  if (!v.IsObject()) return nullptr;
-  auto it = v.FindMember(name);
-  return it == v.MemberEnd() ? nullptr : &it->value;
-}
-
 std::string string_member(const rapidjson::Value* v, const char* name) {
-  if (v == nullptr) return "";
-  const auto* m = member(*v, name);
-  return m != nullptr && m->IsString() ? std::string(m->GetString(), m->GetStringLength())
-                                       : std::string();
+  return v == nullptr ? std::string() : json_string(*v, name);
 }
 
 }  // namespace
 
 Result<SecretStoreRecord> parse_secret_store(const rapidjson::Value& object,
                                              const std::string& kind) {
-  const auto* metadata = member(object, "metadata");
+  const auto* metadata = json_member(object, "metadata");
   if (metadata == nullptr || !metadata->IsObject()) {
     return Error{ErrorCode::kServer, kind + " without metadata in the API response"};
   }
@@ -28,8 +21,8 @@ Result<SecretStoreRecord> parse_secret_store(const rapidjson::Value& object,
   store.ref.kind = kind;
   store.ref.namespace_name = string_member(metadata, "namespace");
   store.ref.name = string_member(metadata, "name");
-  const auto* spec = member(object, "spec");
-  const auto* provider = spec != nullptr ? member(*spec, "provider") : nullptr;
+  const auto* spec = json_member(object, "spec");
+  const auto* provider = spec != nullptr ? json_member(*spec, "provider") : nullptr;
   if (provider == nullptr || !provider->IsObject() || provider->MemberCount() == 0) return store;
   const auto& first = *provider->MemberBegin();
   store.info.provider = first.name.GetString();

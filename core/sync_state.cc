@@ -7,20 +7,10 @@
 
 #include <fmt/format.h>
 
+#include "core/json_fields.h"
+
 namespace eso {
 namespace {
-
-const rapidjson::Value* member(const rapidjson::Value& v, const char* name) {
-  if (!v.IsObject()) return nullptr;
-  auto it = v.FindMember(name);
-  return it == v.MemberEnd() ? nullptr : &it->value;
-}
-
-std::string string_member(const rapidjson::Value& v, const char* name) {
-  const auto* m = member(v, name);
-  return m != nullptr && m->IsString() ? std::string(m->GetString(), m->GetStringLength())
-                                       : std::string();
-}
 
 std::map<std::string, std::string> string_map(const rapidjson::Value* v) {
   std::map<std::string, std::string> out;
@@ -59,22 +49,22 @@ std::string sha3_224_hex(std::string_view text) {
 }  // namespace
 
 Result<SyncState> parse_sync_state(const rapidjson::Value& object) {
-  const auto* metadata = member(object, "metadata");
+  const auto* metadata = json_member(object, "metadata");
   if (metadata == nullptr || !metadata->IsObject()) {
     return Error{ErrorCode::kServer, "ExternalSecret without metadata in the API response"};
   }
   SyncState state;
-  state.ref.namespace_name = string_member(*metadata, "namespace");
-  state.ref.name = string_member(*metadata, "name");
-  if (const auto* g = member(*metadata, "generation"); g != nullptr && g->IsInt64()) {
+  state.ref.namespace_name = json_string(*metadata, "namespace");
+  state.ref.name = json_string(*metadata, "name");
+  if (const auto* g = json_member(*metadata, "generation"); g != nullptr && g->IsInt64()) {
     state.generation = g->GetInt64();
   }
-  state.annotations = string_map(member(*metadata, "annotations"));
-  state.labels = string_map(member(*metadata, "labels"));
-  const auto* status = member(object, "status");
+  state.annotations = string_map(json_member(*metadata, "annotations"));
+  state.labels = string_map(json_member(*metadata, "labels"));
+  const auto* status = json_member(object, "status");
   if (status == nullptr) return state;
-  state.synced_resource_version = string_member(*status, "syncedResourceVersion");
-  state.refresh_time = string_member(*status, "refreshTime");
+  state.synced_resource_version = json_string(*status, "syncedResourceVersion");
+  state.refresh_time = json_string(*status, "refreshTime");
   state.ready = parse_ready_condition(*status);
   return state;
 }

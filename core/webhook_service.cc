@@ -7,6 +7,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "core/json_report.h"
 #include "core/match.h"
 #include "core/trigger_plan.h"
 
@@ -24,17 +25,6 @@ WebhookResponse error_response(int status, const std::string& message,
   w.String(message);
   w.EndObject();
   return WebhookResponse{status, buffer.GetString(), std::move(headers)};
-}
-
-void write_ref(JsonWriter& w, const ObjectRef& ref) {
-  w.Key("kind");
-  w.String(ref.kind);
-  if (!ref.namespace_name.empty()) {
-    w.Key("namespace");
-    w.String(ref.namespace_name);
-  }
-  w.Key("name");
-  w.String(ref.name);
 }
 
 bool retryable(const Error& e) {
@@ -96,7 +86,7 @@ void write_matches(JsonWriter& w, const MatchResult& matched) {
   w.StartArray();
   for (const auto& m : matched.matches) {
     w.StartObject();
-    write_ref(w, m.object->ref);
+    write_object_ref(w, m.object->ref);
     w.Key("key");
     w.String(m.key);
     w.Key("field");
@@ -183,7 +173,7 @@ WebhookResponse WebhookService::handle(std::string_view source, std::string_view
     ++counters_.patches_ok;
     if (r.done.joined) ++counters_.patches_joined;
     w.StartObject();
-    write_ref(w, r.plan->target);
+    write_object_ref(w, r.plan->target);
     w.Key("annotation");
     w.String(r.plan->annotation);
     w.Key("value");
@@ -200,7 +190,7 @@ WebhookResponse WebhookService::handle(std::string_view source, std::string_view
     ++counters_.patches_failed;
     status = std::max(status, retryable(r.done.outcome.error()) ? 503 : 500);
     w.StartObject();
-    write_ref(w, r.plan->target);
+    write_object_ref(w, r.plan->target);
     w.Key("error");
     w.String(r.done.outcome.error().message);
     w.EndObject();
@@ -210,7 +200,7 @@ WebhookResponse WebhookService::handle(std::string_view source, std::string_view
   w.StartArray();
   for (const auto& s : plan.skipped) {
     w.StartObject();
-    write_ref(w, s.target);
+    write_object_ref(w, s.target);
     w.Key("reason");
     w.String(skip_text(s));
     w.EndObject();

@@ -15,18 +15,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return s;
-}
-
 int plugin_runs(const fs::path& state) {
-  const std::string text = read_text(state / "runs");
+  const std::string text = read_file_text(state / "runs");
   return text.empty() ? 0 : std::stoi(text);
 }
 
@@ -65,7 +55,7 @@ TEST_CASE("an exec plugin (v1) authenticates, and its credential is cached") {
   INFO(r.err);
   CHECK(r.exit_code == 0);
   CHECK(plugin_runs(config.dir) == 1);  // discovery, LIST and PATCH share one credential
-  const std::string info = read_text(config.dir / "info");
+  const std::string info = read_file_text(config.dir / "info");
   CHECK(contains(info, R"("apiVersion":"client.authentication.k8s.io/v1")"));
   CHECK(contains(info, R"("interactive":false)"));
   CHECK_FALSE(contains(info, "\"cluster\""));
@@ -79,7 +69,7 @@ TEST_CASE("an exec plugin (v1beta1) with provideClusterInfo gets the cluster") {
   const auto r = eso_updater({"--kubeconfig", config.path, "match", "-n", ns, "-k", "/exec"});
   INFO(r.err);
   CHECK(r.exit_code == 0);
-  const std::string info = read_text(config.dir / "info");
+  const std::string info = read_file_text(config.dir / "info");
   CHECK(contains(info, R"("apiVersion":"client.authentication.k8s.io/v1beta1")"));
   CHECK(contains(info, "\"server\":\"" + cluster_server() + "\""));
   CHECK(contains(info, "certificate-authority-data"));

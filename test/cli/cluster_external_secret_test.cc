@@ -9,10 +9,6 @@
 namespace eso::test {
 namespace {
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
 std::string cluster_annotation(const std::string& ces, const std::string& key) {
   return kubectl(
       {"get", "clusterexternalsecret", ces, "-o", "jsonpath={.metadata.annotations." + key + "}"});

@@ -95,6 +95,12 @@ std::string static_token(const std::string& user);
 /// The API server URL of the test cluster.
 std::string cluster_server();
 
+/// True when `needle` occurs in `haystack`.
+bool contains(const std::string& haystack, const std::string& needle);
+
+/// A loopback port nothing listens on right now.
+int free_loopback_port();
+
 /// The whole content of a file, without a trailing newline.
 std::string read_file_text(const std::string& path);
 

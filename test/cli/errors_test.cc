@@ -14,10 +14,6 @@
 namespace eso::test {
 namespace {
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
 // A kubeconfig with one context "t" whose cluster and user entries are the given YAML lines.
 std::string write_kubeconfig(const std::string& cluster_lines, const std::string& user_lines) {
   const std::string yaml = fmt::format(
@@ -31,18 +27,6 @@ std::string ca_line() { return "    certificate-authority: " + cluster_state_dir
 
 std::string token_user(const std::string& user) {
   return "    token: " + static_token(user) + "\n";
-}
-
-int closed_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
 }
 
 }  // namespace
@@ -107,7 +91,7 @@ TEST_CASE("insecure-skip-tls-verify connects without a CA") {
 }
 
 TEST_CASE("an unreachable server is named with its context") {
-  const std::string server = fmt::format("https://127.0.0.1:{}", closed_port());
+  const std::string server = fmt::format("https://127.0.0.1:{}", free_loopback_port());
   const auto config =
       write_kubeconfig("    server: " + server + "\n" + ca_line(), token_user("eso-token-admin"));
   const auto r = eso_updater({"--kubeconfig", config, "match", "-k", "/x"});

@@ -5,14 +5,6 @@
 #include "test/cli/cluster_fixture.h"
 
 namespace eso::test {
-namespace {
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
-}  // namespace
-
 TEST_CASE("match lists every referencing field with its verdict, in one namespace") {
   const auto ns = unique_namespace("match");
   kubectl(

@@ -19,27 +19,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 bool accepting(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
@@ -61,7 +40,7 @@ std::string api_port() {
 TEST_CASE("proxy-url sends every request through a real HTTP proxy (tinyproxy)") {
   const auto ns = unique_namespace("proxy");
   kubectl({"apply", "-f", "-"}, external_secret_yaml(ns, "es", {"/proxy"}));
-  const int port = free_port();
+  const int port = free_loopback_port();
   const fs::path dir = fs::path(write_temp_file("tinyproxy.conf", "")).parent_path();
   std::ofstream(dir / "tinyproxy.conf") << fmt::format(
       "Port {}\nListen 127.0.0.1\nTimeout 30\nAllow 127.0.0.1\nConnectPort {}\n"
@@ -86,7 +65,7 @@ TEST_CASE("proxy-url sends every request through a real HTTP proxy (tinyproxy)")
   INFO(r.err);
   CHECK(r.exit_code == 0);
   CHECK_FALSE(annotation(get_object("externalsecret", ns, "es"), "force-sync").empty());
-  CHECK(contains(read_text(dir / "proxy.log"), "CONNECT 127.0.0.1:" + api_port()));
+  CHECK(contains(read_file_text(dir / "proxy.log"), "CONNECT 127.0.0.1:" + api_port()));
 }
 
 TEST_CASE("in a pod: a TokenRequest service-account token, a least-privilege Role, and a 403") {

@@ -8,10 +8,6 @@
 namespace eso::test {
 namespace {
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
 std::string resource_version(const rapidjson::Document& object) {
   return object["metadata"]["resourceVersion"].GetString();
 }

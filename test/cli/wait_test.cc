@@ -12,10 +12,6 @@
 namespace eso::test {
 namespace {
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
 std::string with_behaviour(const std::string& ns, const std::string& name, const std::string& key,
                            const std::string& behaviour) {
   std::string yaml = external_secret_yaml(ns, name, {key});

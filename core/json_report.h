@@ -1,0 +1,42 @@
+#pragma once
+
+#include <vector>
+
+#include "core/external_secret.h"
+#include "core/match.h"
+
+namespace eso {
+
+/// Writes `"kind", "namespace" (when namespaced), "name"` into the current JSON object; the
+/// shape every report (match, trigger, serve) uses for an object. Works with any RapidJSON
+/// writer.
+template <typename Writer>
+void write_object_ref(Writer& w, const ObjectRef& ref) {
+  w.Key("kind");
+  w.String(ref.kind);
+  if (!ref.namespace_name.empty()) {
+    w.Key("namespace");
+    w.String(ref.namespace_name);
+  }
+  w.Key("name");
+  w.String(ref.name);
+}
+
+/// Writes `"problems": [{object, field, message}]`.
+template <typename Writer>
+void write_problems(Writer& w, const std::vector<MatchProblem>& problems) {
+  w.Key("problems");
+  w.StartArray();
+  for (const auto& p : problems) {
+    w.StartObject();
+    write_object_ref(w, p.object->ref);
+    w.Key("field");
+    w.String(p.field);
+    w.Key("message");
+    w.String(p.message);
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
+}  // namespace eso
