@@ -55,24 +55,30 @@ struct MergedKubeconfig {
   std::vector<std::string> files;
 };
 
+// yaml-cpp throws when a non-map node is indexed; a kubeconfig of any shape must not.
+YAML::Node child(const YAML::Node& node, const char* key) {
+  if (!node || !node.IsMap()) return YAML::Node();
+  return node[key];
+}
+
 std::string scalar(const YAML::Node& node, const char* key) {
-  const YAML::Node v = node[key];
+  const YAML::Node v = child(node, key);
   return v && v.IsScalar() ? v.Scalar() : std::string();
 }
 
 bool truthy(const YAML::Node& node, const char* key) {
-  const YAML::Node v = node[key];
+  const YAML::Node v = child(node, key);
   return v && v.IsScalar() && (v.Scalar() == "true" || v.Scalar() == "True");
 }
 
 // client-go: the first file that sets a named entry (or current-context) wins.
 void merge_entries(const YAML::Node& doc, const char* list, const char* inner,
                    const std::string& file, std::map<std::string, NamedEntry>& into) {
-  const YAML::Node items = doc[list];
+  const YAML::Node items = child(doc, list);
   if (!items || !items.IsSequence()) return;
   for (const auto& item : items) {
     const std::string name = scalar(item, "name");
-    const YAML::Node body = item[inner];
+    const YAML::Node body = child(item, inner);
     if (name.empty() || !body || !body.IsMap()) continue;
     into.try_emplace(name, NamedEntry{body, file});
   }
@@ -167,10 +173,10 @@ Result<ExecConfig> read_exec(const NamedEntry& user, const YAML::Node& exec) {
   if (config.command.find('/') != std::string::npos) {
     config.command = resolve_path(config.command, user.file);
   }
-  if (const YAML::Node args = exec["args"]; args && args.IsSequence()) {
+  if (const YAML::Node args = child(exec, "args"); args && args.IsSequence()) {
     for (const auto& a : args) config.args.push_back(a.IsScalar() ? a.Scalar() : "");
   }
-  if (const YAML::Node env = exec["env"]; env && env.IsSequence()) {
+  if (const YAML::Node env = child(exec, "env"); env && env.IsSequence()) {
     for (const auto& e : env) config.env.emplace_back(scalar(e, "name"), scalar(e, "value"));
   }
   return config;
@@ -178,7 +184,7 @@ Result<ExecConfig> read_exec(const NamedEntry& user, const YAML::Node& exec) {
 
 // The oidc auth-provider: usable while its id-token is valid; refreshing it needs the IdP.
 Status apply_oidc(const NamedEntry& user, const YAML::Node& provider, ClientConfig& config) {
-  const YAML::Node settings = provider["config"];
+  const YAML::Node settings = child(provider, "config");
   const std::string id_token = settings ? scalar(settings, "id-token") : "";
   if (id_token.empty()) {
     return config_error(
@@ -191,12 +197,12 @@ Status apply_oidc(const NamedEntry& user, const YAML::Node& provider, ClientConf
 }
 
 Status apply_user(const NamedEntry& user, ClientConfig& config) {
-  if (const YAML::Node exec = user.node["exec"]) {
+  if (const YAML::Node exec = child(user.node, "exec")) {
     auto parsed = read_exec(user, exec);
     if (!parsed) return parsed.error();
     config.exec = std::move(*parsed);
   }
-  if (const YAML::Node provider = user.node["auth-provider"]) {
+  if (const YAML::Node provider = child(user.node, "auth-provider")) {
     const std::string name = scalar(provider, "name");
     if (name == "oidc") return apply_oidc(user, provider, config);
     return config_error(fmt::format(
@@ -322,7 +328,10 @@ std::optional<std::string> process_env(const std::string& name) {
   return std::string(v);
 }
 
-Result<ClientConfig> load_client_config(const ConfigOverrides& overrides, const EnvLookup& env) {
+namespace {
+
+Result<ClientConfig> load_client_config_unguarded(const ConfigOverrides& overrides,
+                                                  const EnvLookup& env) {
   MergedKubeconfig merged;
   if (!overrides.kubeconfig.empty()) {
     if (!file_exists(overrides.kubeconfig)) {
@@ -354,6 +363,19 @@ Result<ClientConfig> load_client_config(const ConfigOverrides& overrides, const 
     config->namespace_name = overrides.namespace_name;
   }
   return config;
+}
+
+}  // namespace
+
+Result<ClientConfig> load_client_config(const ConfigOverrides& overrides, const EnvLookup& env) {
+  // The edge where yaml-cpp's exceptions become errors (STYLE.md "Errors").
+  try {
+    return load_client_config_unguarded(overrides, env);
+  } catch (const YAML::Exception& e) {
+    return config_error(fmt::format("kubeconfig: {}", e.what()));
+  } catch (const std::exception& e) {
+    return config_error(fmt::format("kubeconfig: {}", e.what()));
+  }
 }
 
 }  // namespace eso::kube

@@ -400,3 +400,34 @@ TEST_CASE("RFC 3339 timestamps with fractions and offsets") {
 }
 
 }  // namespace eso::kube
+
+namespace eso::kube {
+
+// Found by test/fuzz/kubeconfig_fuzz: yaml-cpp throws when a scalar is indexed like a map.
+TEST_CASE("kubeconfigs of the wrong shape are errors, never exceptions") {
+  TempDir dir;
+  const char* shapes[] = {
+      "current-context: x\nclusters: [{name: c, cluster: 5}]\ncontexts: [{name: x, context: "
+      "{cluster: c}}]\n",
+      "current-context: x\nclusters: [{name: c, cluster: {server: 'https://h'}}]\nusers: [{name: "
+      "u, user: {exec: just-a-string}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n",
+      "current-context: x\nclusters: [{name: c, cluster: {server: 'https://h'}}]\nusers: [{name: "
+      "u, user: {auth-provider: oidc}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n",
+      "current-context: x\nclusters: [{name: c, cluster: {server: 'https://h'}}]\nusers: [{name: "
+      "u, user: {exec: {apiVersion: client.authentication.k8s.io/v1, command: x, args: 1, env: "
+      "[a, {name: [1]}]}}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n",
+      "current-context: x\nclusters: {c: 1}\ncontexts: [x, [1], {name: x, context: text}]\n",
+      "- just\n- a list\n",
+      "current-context: [x]\n",
+  };
+  int i = 0;
+  for (const char* shape : shapes) {
+    CAPTURE(i);
+    const auto file = dir.write("k" + std::to_string(i++), shape);
+    Result<ClientConfig> config = Error{};
+    CHECK_NOTHROW(config = load_client_config(over(file), env_of({})));
+    if (!config.ok()) CHECK_FALSE(config.error().message.empty());
+  }
+}
+
+}  // namespace eso::kube
