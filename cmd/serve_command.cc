@@ -101,6 +101,24 @@ class Metrics {
   }
   std::atomic<uint64_t> auth_failures{0};
 
+  void events(const DecodedEvents& decoded) {
+    std::lock_guard lock(mu_);
+    for (const auto& [type, n] : decoded.types) {
+      events_[{decoded.source, type.empty() ? "untyped" : type}] += n;
+    }
+  }
+
+  void patch(bool ok, std::chrono::microseconds latency) {
+    std::lock_guard lock(mu_);
+    const double seconds = static_cast<double>(latency.count()) / 1e6;
+    for (size_t i = 0; i < kBuckets.size(); ++i) {
+      if (seconds <= kBuckets[i]) ++patch_histogram_[i];
+    }
+    ++patch_count_;
+    patch_sum_ += seconds;
+    ++patches_[ok ? "succeeded" : "failed"];
+  }
+
   std::string render(const WebhookCounters& c, const KeyIndex* index,
                      const std::vector<std::unique_ptr<kube::Reflector>>& reflectors) {
     std::lock_guard lock(mu_);
@@ -118,6 +136,24 @@ class Metrics {
                        histogram_count_);
     out += fmt::format("eso_updater_webhook_duration_seconds_sum {}\n", histogram_sum_);
     out += fmt::format("eso_updater_webhook_duration_seconds_count {}\n", histogram_count_);
+    out += "# TYPE eso_updater_events_by_type_total counter\n";
+    for (const auto& [key, n] : events_) {
+      out += fmt::format("eso_updater_events_by_type_total{{source=\"{}\",type=\"{}\"}} {}\n",
+                         key.first, key.second, n);
+    }
+    out += "# TYPE eso_updater_patches_total counter\n";
+    for (const auto& [result, n] : patches_) {
+      out += fmt::format("eso_updater_patches_total{{result=\"{}\"}} {}\n", result, n);
+    }
+    out += "# TYPE eso_updater_patch_duration_seconds histogram\n";
+    for (size_t i = 0; i < kBuckets.size(); ++i) {
+      out += fmt::format("eso_updater_patch_duration_seconds_bucket{{le=\"{}\"}} {}\n", kBuckets[i],
+                         patch_histogram_[i]);
+    }
+    out +=
+        fmt::format("eso_updater_patch_duration_seconds_bucket{{le=\"+Inf\"}} {}\n", patch_count_);
+    out += fmt::format("eso_updater_patch_duration_seconds_sum {}\n", patch_sum_);
+    out += fmt::format("eso_updater_patch_duration_seconds_count {}\n", patch_count_);
     const std::pair<const char*, uint64_t> counters[] = {
         {"eso_updater_events_total", c.events.load()},
         {"eso_updater_events_ignored_total", c.ignored_events.load()},
@@ -151,6 +187,53 @@ class Metrics {
   std::array<uint64_t, kBuckets.size()> histogram_{};
   uint64_t histogram_count_ = 0;
   double histogram_sum_ = 0;
+  std::map<std::pair<std::string, std::string>, uint64_t> events_;
+  std::map<std::string, uint64_t> patches_;
+  std::array<uint64_t, kBuckets.size()> patch_histogram_{};
+  uint64_t patch_count_ = 0;
+  double patch_sum_ = 0;
+};
+
+// One log line per patch and the event and patch metrics (DESIGN.md §6 "Observability").
+class ServeObserver final : public WebhookObserver {
+ public:
+  ServeObserver(Metrics& metrics, std::string format)
+      : metrics_(metrics), format_(std::move(format)) {}
+
+  void decoded(const DecodedEvents& events) override { metrics_.events(events); }
+
+  void patched(const ObjectRef& target, const std::string& annotation, bool joined,
+               std::chrono::microseconds latency, const Error* error) override {
+    metrics_.patch(error == nullptr, latency);
+    const std::string object = target.namespace_name.empty()
+                                   ? target.kind + "/" + target.name
+                                   : target.kind + "/" + target.namespace_name + "/" + target.name;
+    const std::string result = error == nullptr ? (joined ? "joined" : "patched") : "failed";
+    const double ms = static_cast<double>(latency.count()) / 1000.0;
+    const auto now =
+        fmt::gmtime(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now()));
+    std::lock_guard lock(mu_);
+    if (format_ == "json") {
+      std::string escaped;
+      for (char c : error == nullptr ? std::string() : error->message) {
+        if (c == '"' || c == '\\') escaped += '\\';
+        if (static_cast<unsigned char>(c) >= 0x20) escaped += c;
+      }
+      fmt::print(stderr,
+                 "{{\"time\":\"{:%FT%TZ}\",\"patch\":\"{}\",\"annotation\":\"{}\","
+                 "\"result\":\"{}\",\"durationMs\":{:.3f}{}}}\n",
+                 now, object, annotation, result, ms,
+                 error == nullptr ? std::string() : ",\"error\":\"" + escaped + "\"");
+      return;
+    }
+    fmt::print(stderr, "{:%FT%TZ} patch {} {} {} {:.3f}ms{}\n", now, object, annotation, result, ms,
+               error == nullptr ? std::string() : " " + error->message);
+  }
+
+ private:
+  Metrics& metrics_;
+  std::string format_;
+  std::mutex mu_;
 };
 
 std::string route_of(const std::string& target) {
@@ -365,8 +448,10 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
                        [](const auto& r) { return r->synced(); });
   };
   WebhookCounters counters;
-  WebhookService service(*client, options.no_index ? nullptr : &index, ready, settings, counters);
   Metrics metrics;
+  ServeObserver observer(metrics, options.log_format);
+  WebhookService service(*client, options.no_index ? nullptr : &index, ready, settings, counters,
+                         &observer);
   ServeHandler handler(options, service, credentials, metrics, ready, [&] {
     return metrics.render(counters, options.no_index ? nullptr : &index, reflectors);
   });

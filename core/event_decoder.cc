@@ -55,11 +55,13 @@ void akeyless_event(const Json& event, const std::string& envelope_type,
                     const DecodeOptions& options, DecodedEvents& out) {
   ++out.events;
   if (!event.IsObject()) {
+    ++out.types[envelope_type];
     out.ignored.push_back({envelope_type, "not a JSON object"});
     return;
   }
   std::string type = json_string(event, "event_type");
   if (type.empty()) type = envelope_type;
+  ++out.types[type];
   if (!type_wanted(type, options, kAkeylessTypes)) {
     out.ignored.push_back({type, "event type not acted on"});
     return;
@@ -103,6 +105,7 @@ Status decode_generic(const Json& doc, const DecodeOptions&, DecodedEvents& out)
   const Json* keys = json_member(doc, "keys");
   if (keys == nullptr || !keys->IsArray()) return invalid("\"keys\" must be an array of strings");
   out.events = 1;
+  ++out.types[""];
   for (const auto& k : keys->GetArray()) {
     if (!k.IsString() || k.GetStringLength() == 0) {
       return invalid("\"keys\" must hold non-empty strings");

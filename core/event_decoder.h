@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <span>
 #include <string>
 #include <string_view>
@@ -21,6 +22,8 @@ struct DecodedEvents {
   size_t events = 0;              ///< events in the body
   std::vector<std::string> keys;  ///< de-duplicated, in first-seen order
   std::vector<IgnoredEvent> ignored;
+  /// Events seen per event type (acted on or not); "" for events without a type.
+  std::map<std::string, size_t> types;
   std::string store;     ///< generic format: optional store name to scope to
   std::string provider;  ///< generic format: optional provider to scope to
 };

@@ -36,6 +36,7 @@ bool retryable(const Error& e) {
 struct PatchReport {
   const PlannedPatch* plan;
   CoalescedPatch done;
+  std::chrono::microseconds latency{0};
 };
 
 std::vector<PatchReport> run_coalesced(PatchCoalescer& coalescer, const TriggerPlan& plan,
@@ -44,8 +45,11 @@ std::vector<PatchReport> run_coalesced(PatchCoalescer& coalescer, const TriggerP
   std::atomic<size_t> next{0};
   auto worker = [&] {
     for (size_t i = next++; i < plan.patches.size(); i = next++) {
+      const auto start = std::chrono::steady_clock::now();
       reports[i].plan = &plan.patches[i];
       reports[i].done = coalescer.patch(plan.patches[i].target, plan.patches[i].annotation);
+      reports[i].latency = std::chrono::duration_cast<std::chrono::microseconds>(
+          std::chrono::steady_clock::now() - start);
     }
   };
   const size_t threads =
@@ -103,12 +107,13 @@ void write_matches(JsonWriter& w, const MatchResult& matched) {
 
 WebhookService::WebhookService(KubeApi& api, const KeyIndex* index,
                                std::function<bool()> index_ready, WebhookSettings settings,
-                               WebhookCounters& counters)
+                               WebhookCounters& counters, WebhookObserver* observer)
     : api_(api),
       index_(index),
       index_ready_(std::move(index_ready)),
       settings_(std::move(settings)),
       counters_(counters),
+      observer_(observer),
       coalescer_(api) {}
 
 Result<std::vector<ExternalSecret>> WebhookService::candidates(
@@ -138,6 +143,7 @@ WebhookResponse WebhookService::handle(std::string_view source, std::string_view
     return error_response(unknown ? 404 : malformed ? 400 : 422, decoded.error().message);
   }
   counters_.events += decoded->events;
+  if (observer_ != nullptr) observer_->decoded(*decoded);
   counters_.ignored_events += decoded->ignored.size();
   if (index_ != nullptr && !index_ready_()) {
     return error_response(503, "the index of ExternalSecrets is not synced yet; retry",
@@ -159,6 +165,12 @@ WebhookResponse WebhookService::handle(std::string_view source, std::string_view
   options.patch_children = settings_.patch_children;
   const TriggerPlan plan = plan_trigger(matched.matches, options);
   const auto reports = run_coalesced(coalescer_, plan, settings_.concurrency);
+  if (observer_ != nullptr) {
+    for (const auto& r : reports) {
+      observer_->patched(r.plan->target, r.plan->annotation, r.done.joined, r.latency,
+                         r.done.outcome ? nullptr : &r.done.outcome.error());
+    }
+  }
 
   rapidjson::StringBuffer buffer;
   JsonWriter w(buffer);

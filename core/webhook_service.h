@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -37,6 +38,16 @@ struct WebhookCounters {
   std::atomic<uint64_t> lists{0};
 };
 
+/// What serve reports as it goes, for logs and metrics: one call per decoded body and one per
+/// patch. Called from request threads, possibly at the same time.
+class WebhookObserver {
+ public:
+  virtual ~WebhookObserver() = default;
+  virtual void decoded(const DecodedEvents& events) = 0;
+  virtual void patched(const ObjectRef& target, const std::string& annotation, bool joined,
+                       std::chrono::microseconds latency, const Error* error) = 0;
+};
+
 /// An HTTP answer, status and JSON body.
 struct WebhookResponse {
   int status = 200;
@@ -52,7 +63,8 @@ struct WebhookResponse {
 class WebhookService {
  public:
   WebhookService(KubeApi& api, const KeyIndex* index, std::function<bool()> index_ready,
-                 WebhookSettings settings, WebhookCounters& counters);
+                 WebhookSettings settings, WebhookCounters& counters,
+                 WebhookObserver* observer = nullptr);
 
   /// `source`: a decoder name from the route, or "" to detect.
   WebhookResponse handle(std::string_view source, std::string_view body);
@@ -65,6 +77,7 @@ class WebhookService {
   std::function<bool()> index_ready_;
   WebhookSettings settings_;
   WebhookCounters& counters_;
+  WebhookObserver* observer_;
   PatchCoalescer coalescer_;
 };
 

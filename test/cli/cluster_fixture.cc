@@ -102,7 +102,8 @@ ProcessResult run_process(const std::vector<std::string>& argv,
 }
 
 BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv,
-                                     const std::vector<std::string>& extra_env) {
+                                     const std::vector<std::string>& extra_env,
+                                     const std::string& stderr_file) {
   std::vector<std::string> copy = argv;
   std::vector<char*> args;
   for (auto& a : copy) args.push_back(a.data());
@@ -115,9 +116,16 @@ BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv,
   for (auto& e : extra_env) envp.push_back(const_cast<char*>(e.c_str()));
   for (size_t i = 0; i + extra_env.size() < env.size(); ++i) envp.push_back(env[i].data());
   envp.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  if (!stderr_file.empty()) {
+    posix_spawn_file_actions_addopen(&actions, 2, stderr_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0600);
+  }
   pid_t pid = 0;
-  REQUIRE_MESSAGE(::posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), envp.data()) == 0,
-                  "cannot run ", argv[0]);
+  const int rc = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  REQUIRE_MESSAGE(rc == 0, "cannot run ", argv[0]);
   pid_ = pid;
 }
 

@@ -24,8 +24,10 @@ ProcessResult run_process(const std::vector<std::string>& argv,
 /// A child process running in the background, killed (SIGTERM) and reaped when destroyed.
 class BackgroundProcess {
  public:
+  /// `stderr_file`: where the child's stderr goes ("" to share ours).
   explicit BackgroundProcess(const std::vector<std::string>& argv,
-                             const std::vector<std::string>& extra_env = {});
+                             const std::vector<std::string>& extra_env = {},
+                             const std::string& stderr_file = "");
   /// Sends `signal` and waits (bounded) for the process to exit; its exit code, or -1.
   int stop(int signal, int timeout_seconds = 30);
   ~BackgroundProcess();

@@ -37,7 +37,8 @@ class Server {
     argv.insert(argv.end(), serve_args.begin(), serve_args.end());
     env.push_back("BASIC_AUTH_USER=hook");
     env.push_back("BASIC_AUTH_PASSWORD=s3cret");
-    process_ = std::make_unique<BackgroundProcess>(argv, env);
+    log_file_ = port_file_ + ".log";
+    process_ = std::make_unique<BackgroundProcess>(argv, env, log_file_);
     for (int i = 0; i < 200 && port_.empty(); ++i) {
       std::this_thread::sleep_for(50ms);
       if (std::filesystem::exists(port_file_)) port_ = read_file_text(port_file_);
@@ -73,6 +74,7 @@ class Server {
   }
   std::string url(const std::string& path) const { return "http://127.0.0.1:" + port_ + path; }
   int stop(int signal) { return process_->stop(signal); }
+  std::string log() const { return read_file_text(log_file_); }
 
   double metric(const std::string& name) {
     const std::string text = get("/metrics").body;
@@ -83,6 +85,7 @@ class Server {
 
  private:
   std::string port_file_;
+  std::string log_file_;
   std::string port_;
   std::unique_ptr<BackgroundProcess> process_;
 };
@@ -141,6 +144,20 @@ TEST_CASE("serve patches exactly the objects an Akeyless event names, found thro
   CHECK(patched == std::vector<std::string>{b + "/db", b + "/late"});
   CHECK(server.metric("eso_updater_event_lists_total") == 0);
   CHECK(server.metric("eso_updater_index_lists_total") == 2);  // one LIST per namespace, once
+  const std::string metrics = server.get("/metrics").body;
+  CHECK(contains(
+      metrics,
+      R"(eso_updater_events_by_type_total{source="akeyless",type="static-secret-updated"} 2)"));
+  CHECK(contains(
+      metrics,
+      R"(eso_updater_events_by_type_total{source="akeyless",type="certificate-expired"} 1)"));
+  CHECK(contains(metrics, R"(eso_updater_patches_total{result="succeeded"})"));
+  // One access-log line per request and one per patch; never the credentials.
+  const std::string log = server.log();
+  CHECK(contains(log, "POST /webhook 200"));
+  CHECK(contains(log, "patch ExternalSecret/" + b + "/db force-sync patched"));
+  CHECK_FALSE(contains(log, "s3cret"));
+  CHECK_FALSE(contains(log, "aG9vazpzM2NyZXQ"));  // base64 of hook:s3cret
 }
 
 TEST_CASE("serve refuses what it cannot use, with clear statuses") {

@@ -82,6 +82,13 @@ TEST_CASE("Akeyless and generic payloads decode to de-duplicated keys") {
     CHECK(r->events == c.events);
     CHECK(r->ignored.size() == c.ignored);
   }
+  auto grouped = decode_events(
+      R"({"Akeyless_Events": {"static-secret-updated": [{"item_name": "/x"}, {"name": "/y"}],
+          "certificate-expired": [{"item_name": "/c"}]}})",
+      "");
+  REQUIRE(grouped.ok());
+  CHECK(grouped->types ==
+        std::map<std::string, size_t>{{"certificate-expired", 1}, {"static-secret-updated", 2}});
   auto generic = decode_events(R"({"keys": ["/a"], "store": "s", "provider": "aws"})", "");
   REQUIRE(generic.ok());
   CHECK(generic->store == "s");
