@@ -51,11 +51,6 @@ MatchScope match_scope(const StoreScopeOptions& options, const Inventory& invent
   return scope;
 }
 
-std::string match_verdict_text(const Match& m) {
-  if (m.possible && will_refresh(m.verdict)) return "possible (find.tags)";
-  return std::string(verdict_text(m.verdict));
-}
-
 std::string match_notes(const Match& m) {
   std::vector<std::string> notes;
   if (!m.object->owner_cluster_external_secret.empty()) {

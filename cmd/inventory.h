@@ -22,9 +22,6 @@ Result<Inventory> load_inventory(const GlobalOptions& global, const StoreScopeOp
 /// The MatchScope for the flags, looking stores up in `inventory` (which must outlive it).
 MatchScope match_scope(const StoreScopeOptions& options, const Inventory& inventory);
 
-/// The verdict column: `possible (find.tags)` for tag-only matches, else the refresh verdict.
-std::string match_verdict_text(const Match& m);
-
 /// Notes a user should know about a match: generated children, generators that re-run.
 std::string match_notes(const Match& m);
 

@@ -31,11 +31,7 @@ using JsonWriter = rapidjson::PrettyWriter<rapidjson::StringBuffer>;
 
 void write_match(JsonWriter& w, const Match& m) {
   w.StartObject();
-  write_object_ref(w, m.object->ref);
-  w.Key("key");
-  w.String(m.key);
-  w.Key("field");
-  w.String(m.field);
+  write_match_fields(w, m);
   w.Key("store");
   w.StartObject();
   w.Key("kind");
@@ -43,8 +39,6 @@ void write_match(JsonWriter& w, const Match& m) {
   w.Key("name");
   w.String(m.store.name);
   w.EndObject();
-  w.Key("verdict");
-  w.String(match_verdict_text(m));
   w.Key("willRefresh");
   w.Bool(will_refresh(m.verdict));
   w.Key("possible");

@@ -87,13 +87,7 @@ void write_report(JsonWriter& w, const ObjectReport& r) {
   w.StartArray();
   for (const auto& m : r.reasons) {
     w.StartObject();
-    write_object_ref(w, m.object->ref);
-    w.Key("key");
-    w.String(m.key);
-    w.Key("field");
-    w.String(m.field);
-    w.Key("verdict");
-    w.String(match_verdict_text(m));
+    write_match_fields(w, m);
     w.EndObject();
   }
   w.EndArray();

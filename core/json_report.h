@@ -22,6 +22,18 @@ void write_object_ref(Writer& w, const ObjectRef& ref) {
   w.String(ref.name);
 }
 
+/// Writes a match's object, `"key"`, `"field"` and `"verdict"` into the current JSON object.
+template <typename Writer>
+void write_match_fields(Writer& w, const Match& m) {
+  write_object_ref(w, m.object->ref);
+  w.Key("key");
+  w.String(m.key);
+  w.Key("field");
+  w.String(m.field);
+  w.Key("verdict");
+  w.String(match_verdict_text(m));
+}
+
 /// Writes `"problems": [{object, field, message}]`.
 template <typename Writer>
 void write_problems(Writer& w, const std::vector<MatchProblem>& problems) {

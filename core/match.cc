@@ -123,6 +123,11 @@ std::string_view verdict_text(MatchVerdict verdict) {
   return "unknown";
 }
 
+std::string match_verdict_text(const Match& m) {
+  if (m.possible && will_refresh(m.verdict)) return "possible (find.tags)";
+  return std::string(verdict_text(m.verdict));
+}
+
 bool find_path_selects(std::string_view path, std::string_view key) {
   if (path == "/") return true;
   return key.size() > path.size() && key.substr(0, path.size()) == path && key[path.size()] == '/';

@@ -39,6 +39,10 @@ struct Match {
   std::string rule;
 };
 
+/// The verdict of one match for reports: `possible (find.tags)` for a tag-only match ESO would
+/// refresh, else verdict_text().
+std::string match_verdict_text(const Match& m);
+
 /// A reference that could not be evaluated (e.g. an invalid regexp); the run goes on.
 struct MatchProblem {
   const ExternalSecret* object = nullptr;

@@ -90,14 +90,7 @@ void write_matches(JsonWriter& w, const MatchResult& matched) {
   w.StartArray();
   for (const auto& m : matched.matches) {
     w.StartObject();
-    write_object_ref(w, m.object->ref);
-    w.Key("key");
-    w.String(m.key);
-    w.Key("field");
-    w.String(m.field);
-    w.Key("verdict");
-    w.String(m.possible && will_refresh(m.verdict) ? std::string("possible (find.tags)")
-                                                   : std::string(verdict_text(m.verdict)));
+    write_match_fields(w, m);
     w.EndObject();
   }
   w.EndArray();
