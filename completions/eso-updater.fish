@@ -1,0 +1,63 @@
+# fish completion for eso-updater. Installed as vendor_completions.d/eso-updater.fish.
+# Kept in step with `eso-updater --help` by test/cli/help_test.cc, which asks fish itself
+# (`complete -C`) what it offers.
+
+set -l commands match trigger serve version
+set -l providers akeyless aws azurekv gcpsm vault doppler infisical
+
+complete -c eso-updater -f
+
+# Commands.
+complete -c eso-updater -n "not __fish_seen_subcommand_from $commands" -a match -d 'List the ExternalSecrets that read a key (read-only)'
+complete -c eso-updater -n "not __fish_seen_subcommand_from $commands" -a trigger -d 'Annotate every ExternalSecret that reads a key so ESO re-syncs it'
+complete -c eso-updater -n "not __fish_seen_subcommand_from $commands" -a serve -d 'Receive secret-change webhooks and trigger ESO at once'
+complete -c eso-updater -n "not __fish_seen_subcommand_from $commands" -a version -d 'Print the version'
+
+# Global options, accepted before and after the command.
+complete -c eso-updater -n "not __fish_seen_subcommand_from version" -s h -l help -d 'Print help and exit'
+complete -c eso-updater -n "not __fish_seen_subcommand_from version" -l kubeconfig -r -F -d 'Path to the kubeconfig file (only this file is read)'
+complete -c eso-updater -n "not __fish_seen_subcommand_from version" -l context -x -a '(kubectl config get-contexts -o name 2>/dev/null)' -d 'The kubeconfig context to use'
+complete -c eso-updater -n "not __fish_seen_subcommand_from version" -l cluster -x -a '(kubectl config get-clusters 2>/dev/null | tail -n +2)' -d "The kubeconfig cluster to use instead of the context's"
+complete -c eso-updater -n "not __fish_seen_subcommand_from version" -l user -x -a '(kubectl config get-users 2>/dev/null | tail -n +2)' -d "The kubeconfig user to use instead of the context's"
+complete -c eso-updater -n "not __fish_seen_subcommand_from version" -s n -l namespace -x -a '(kubectl get namespaces -o name 2>/dev/null | string replace namespace/ "")' -d 'Namespace to search (repeatable, or comma-separated)'
+complete -c eso-updater -n "not __fish_seen_subcommand_from version" -s A -l all-namespaces -d 'Search every namespace'
+complete -c eso-updater -n "not __fish_seen_subcommand_from version" -s l -l selector -x -d 'Label selector the ExternalSecrets must match'
+complete -c eso-updater -n "not __fish_seen_subcommand_from version" -l chunk-size -x -d 'Objects per LIST page; 0 reads everything at once'
+
+# match and trigger: keys and store scoping.
+complete -c eso-updater -n '__fish_seen_subcommand_from match trigger' -s k -l key -x -d 'Remote key (repeatable)'
+complete -c eso-updater -n '__fish_seen_subcommand_from match trigger' -l event -r -F -d 'Read keys from a notification payload (- for stdin)'
+complete -c eso-updater -n '__fish_seen_subcommand_from match trigger' -l event-source -x -a 'generic akeyless' -d 'Format of --event'
+complete -c eso-updater -n '__fish_seen_subcommand_from match trigger' -l store -x -d 'Only references to the store of this name'
+complete -c eso-updater -n '__fish_seen_subcommand_from match trigger' -l store-kind -x -a 'SecretStore ClusterSecretStore' -d 'With --store: the store kind'
+complete -c eso-updater -n '__fish_seen_subcommand_from match trigger' -l provider -x -a "$providers" -d 'Only references to stores of this provider'
+complete -c eso-updater -n '__fish_seen_subcommand_from match trigger' -s o -l output -x -a 'table json name' -d 'Output format'
+
+# trigger.
+complete -c eso-updater -n '__fish_seen_subcommand_from trigger' -l dry-run -d 'Show what would be patched; change nothing'
+complete -c eso-updater -n '__fish_seen_subcommand_from trigger' -l require-match -d 'Exit 1 when no object matches'
+complete -c eso-updater -n '__fish_seen_subcommand_from trigger' -l wait -d 'Wait until ESO has synced every patched object'
+complete -c eso-updater -n '__fish_seen_subcommand_from trigger' -l timeout -x -d 'How long --wait waits (Go duration)'
+complete -c eso-updater -n '__fish_seen_subcommand_from trigger' -l repeat-after -x -d 'Patch again after this delay (Go duration)'
+
+# trigger and serve: what gets patched.
+complete -c eso-updater -n '__fish_seen_subcommand_from trigger serve' -l annotation -x -d 'Annotation key to set (default force-sync)'
+complete -c eso-updater -n '__fish_seen_subcommand_from trigger serve' -l force -d 'Also patch objects ESO will not refresh'
+complete -c eso-updater -n '__fish_seen_subcommand_from trigger serve' -l include-possible -d 'Also patch objects that only find.tags may select'
+complete -c eso-updater -n '__fish_seen_subcommand_from trigger serve' -l patch-children -d 'Patch ClusterExternalSecret children (ESO < v0.20)'
+complete -c eso-updater -n '__fish_seen_subcommand_from trigger serve' -l concurrency -x -d 'Patches in flight at once (1-256)'
+
+# serve.
+complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l listen -x -d 'HOST:PORT to listen on (repeatable)'
+complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l port-file -r -F -d 'Write the bound port to this file'
+complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l credentials-dir -x -a '(__fish_complete_directories)' -d 'Directory with username/password/token files'
+complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l insecure-no-auth -d 'Accept webhooks without credentials'
+complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l metrics-auth -d 'Require credentials on /metrics too'
+complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l no-index -d 'LIST ExternalSecrets per event instead of watching'
+complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l workers -x -d 'Worker threads'
+complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l queue -x -d 'Connections waiting for a worker before 503'
+complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l max-body -x -d 'Largest request body in bytes'
+complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l phase-timeout -x -d 'Deadline for each of head, body, write'
+complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l drain-timeout -x -d 'How long SIGTERM lets requests finish'
+complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l event-type -x -a 'static-secret-updated rotated-secret-success' -d 'Event type to act on (repeatable)'
+complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l log-format -x -a 'text json' -d 'Log format'
