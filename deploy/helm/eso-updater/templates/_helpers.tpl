@@ -1,0 +1,99 @@
+{{/* The chart's name. */}}
+{{- define "eso-updater.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The release's full name, used for every object. */}}
+{{- define "eso-updater.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "eso-updater.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "eso-updater.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "eso-updater.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "eso-updater.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "eso-updater.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "eso-updater.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "eso-updater.credentialsSecret" -}}
+{{- default (printf "%s-credentials" (include "eso-updater.fullname" .)) .Values.credentials.existingSecret }}
+{{- end }}
+
+{{/* The namespaces serve watches with scope "namespaces". */}}
+{{- define "eso-updater.watchNamespaces" -}}
+{{- if .Values.watch.namespaces }}{{ join "," .Values.watch.namespaces }}{{ else }}{{ .Release.Namespace }}{{ end }}
+{{- end }}
+
+{{/* Fails on a scope other than cluster or namespaces. */}}
+{{- define "eso-updater.clusterScope" -}}
+{{- if eq .Values.watch.scope "cluster" }}true
+{{- else if eq .Values.watch.scope "namespaces" }}
+{{- else }}{{ fail (printf "watch.scope must be cluster or namespaces, not %q" .Values.watch.scope) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The container's arguments after the image's entrypoint `eso-updater serve`: the scope (global
+flags work after the command), then one entry per serve value that is set.
+*/}}
+{{- define "eso-updater.args" -}}
+{{- $s := .Values.serve }}
+{{- if include "eso-updater.clusterScope" . }}
+- --all-namespaces
+{{- else }}
+- --namespace={{ include "eso-updater.watchNamespaces" . }}
+{{- end }}
+{{- with .Values.watch.labelSelector }}
+- --selector={{ . }}
+{{- end }}
+{{- if not (kindIs "invalid" .Values.watch.chunkSize) }}
+- --chunk-size={{ .Values.watch.chunkSize }}
+{{- end }}
+- --listen=0.0.0.0:{{ $s.port }}
+{{- range $s.extraListen }}
+- --listen={{ . }}
+{{- end }}
+- --credentials-dir=/etc/eso-updater/credentials
+{{- range $flag, $key := dict "--insecure-no-auth" "insecureNoAuth" "--metrics-auth" "metricsAuth" "--no-index" "noIndex" "--force" "force" "--include-possible" "includePossible" "--patch-children" "patchChildren" }}
+{{- if index $s $key }}
+- {{ $flag }}
+{{- end }}
+{{- end }}
+{{- range $flag, $key := dict "--workers" "workers" "--queue" "queue" "--max-body" "maxBody" "--concurrency" "concurrency" "--phase-timeout" "phaseTimeout" "--drain-timeout" "drainTimeout" "--annotation" "annotation" "--cloudevents-key-path" "cloudeventsKeyPath" "--api-key-header" "apiKeyHeader" "--signature-tolerance" "signatureTolerance" "--log-format" "logFormat" }}
+{{- $v := index $s $key }}
+{{- if and (not (kindIs "invalid" $v)) (ne (toString $v) "") }}
+- {{ $flag }}={{ $v }}
+{{- end }}
+{{- end }}
+{{- range $s.eventTypes }}
+- --event-type={{ . }}
+{{- end }}
+{{- range $s.keyPath }}
+- --key-path={{ . }}
+{{- end }}
+{{- range $s.extraArgs }}
+- {{ . }}
+{{- end }}
+{{- end }}
