@@ -5,6 +5,7 @@
 #include <iterator>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "core/event_decoder.h"
 
@@ -48,30 +49,39 @@ void add_key_input_options(CLI::App& command, KeyInput& input, const std::string
     sources += (sources.empty() ? "" : ", ") + std::string(s.name);
   command.add_option("--event-source", input.event_source,
                      "Format of --event: " + sources + " (default: detected)");
+  command.add_option("--key-path", input.key_paths,
+                     "Where the key is in an --event body of no known format, as a dotted path "
+                     "(detail.name, items[].path); repeatable");
 }
 
-Result<std::vector<std::string>> collect_keys(const KeyInput& input, StoreScopeOptions& scope) {
-  std::vector<std::string> keys = input.keys;
+Result<CollectedKeys> collect_keys(const KeyInput& input, StoreScopeOptions& scope) {
+  CollectedKeys keys{input.keys, {}};
   if (input.event_file.empty()) {
-    if (keys.empty()) return Error{ErrorCode::kInvalidArgument, "give --key or --event"};
+    if (keys.keys.empty()) return Error{ErrorCode::kInvalidArgument, "give --key or --event"};
     return keys;
   }
   auto body = read_payload(input.event_file);
   if (!body) return body.error();
-  auto decoded = decode_events(*body, input.event_source);
+  DecodeOptions options;
+  options.key_paths = input.key_paths;
+  auto decoded = decode_events(*body, input.event_source, options);
   if (!decoded) {
     return Error{ErrorCode::kInvalidArgument,
                  fmt::format("--event {}: {}", input.event_file, decoded.error().message)};
   }
   fmt::print(stderr, "event: {} format, {} event(s), {} key(s)", decoded->source, decoded->events,
              decoded->keys.size());
+  if (!decoded->paths.empty()) {
+    fmt::print(stderr, ", folder(s) {}", fmt::join(decoded->paths, ", "));
+  }
   for (const auto& ignored : decoded->ignored) {
     fmt::print(stderr, "; ignored {}: {}",
                ignored.event_type.empty() ? std::string("an event") : ignored.event_type,
                ignored.reason);
   }
   fmt::print(stderr, "\n");
-  keys.insert(keys.end(), decoded->keys.begin(), decoded->keys.end());
+  keys.keys.insert(keys.keys.end(), decoded->keys.begin(), decoded->keys.end());
+  keys.paths = decoded->paths;
   if (scope.store.empty()) scope.store = decoded->store;
   if (scope.provider.empty()) scope.provider = decoded->provider;
   return keys;

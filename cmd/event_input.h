@@ -15,15 +15,22 @@ namespace eso::cmd {
 struct KeyInput {
   std::vector<std::string> keys;
   std::string event_file;
-  std::string event_source;  ///< "" auto-detects
+  std::string event_source;            ///< "" auto-detects
+  std::vector<std::string> key_paths;  ///< --key-path: where the key is in other JSON bodies
 };
 
-/// Registers -k/--key, --event and --event-source on a subcommand.
+/// What to match: keys, and folders from senders that name no secret (Infisical).
+struct CollectedKeys {
+  std::vector<std::string> keys;
+  std::vector<std::string> paths;
+};
+
+/// Registers -k/--key, --event, --event-source and --key-path on a subcommand.
 void add_key_input_options(CLI::App& command, KeyInput& input, const std::string& key_help);
 
 /// The keys to act on: --key values, then the keys the event payload names. A generic payload's
 /// `store`/`provider` fill `scope` where the flags left it empty. Prints a summary of the
 /// payload (events, keys, ignored events) on stderr. Errors name the file.
-Result<std::vector<std::string>> collect_keys(const KeyInput& input, StoreScopeOptions& scope);
+Result<CollectedKeys> collect_keys(const KeyInput& input, StoreScopeOptions& scope);
 
 }  // namespace eso::cmd

@@ -43,8 +43,6 @@ void write_match(JsonWriter& w, const Match& m) {
   w.Bool(will_refresh(m.verdict));
   w.Key("possible");
   w.Bool(m.possible);
-  w.Key("rule");
-  w.String(m.rule);
   w.Key("usesGenerator");
   w.Bool(m.object->uses_generator);
   if (!m.object->owner_cluster_external_secret.empty()) {
@@ -109,11 +107,12 @@ int run_match(const GlobalOptions& global, const MatchOptions& given) {
     print_error(inventory.error());
     return kExitUsage;
   }
-  const auto result = match_keys(inventory->objects, *keys, match_scope(options.scope, *inventory));
+  const auto result = match_keys(inventory->objects, keys->keys,
+                                 match_scope(options.scope, *inventory), keys->paths);
   warn_problems(result.problems);
   switch (options.output) {
     case OutputFormat::kJson:
-      print_json(result, *keys, client->group_version());
+      print_json(result, keys->keys, client->group_version());
       break;
     case OutputFormat::kName:
       print_names(result.matches);
@@ -121,7 +120,7 @@ int run_match(const GlobalOptions& global, const MatchOptions& given) {
     case OutputFormat::kTable:
       if (result.matches.empty()) {
         fmt::print(stderr, "No ExternalSecret in {} references {}.\n",
-                   scope_description(global, *client), fmt::join(*keys, ", "));
+                   scope_description(global, *client), fmt::join(keys->keys, ", "));
       } else {
         print_table(result.matches);
       }

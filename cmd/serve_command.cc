@@ -3,6 +3,8 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <fstream>
 #include <map>
@@ -29,27 +31,42 @@ std::atomic<bool> g_stop{false};
 
 extern "C" void on_stop_signal(int) { g_stop.store(true); }
 
-// Webhook credentials: BASIC_AUTH_USER / BASIC_AUTH_PASSWORD (the original tool's), else files in
-// --credentials-dir (a mounted Secret: username, password, token), re-read when they change.
+// What webhook senders authenticate with. HTTP: Basic or Bearer, or an API-key header; signed
+// senders (Doppler, Infisical): a shared signing secret per source.
+struct WebhookSecrets {
+  http::ExpectedCredentials http;
+  std::string api_key;
+  std::map<std::string, std::string, std::less<>> signing;  ///< by source
+};
+
+// Webhook credentials: BASIC_AUTH_USER / BASIC_AUTH_PASSWORD (the original tool's),
+// WEBHOOK_BEARER_TOKEN, WEBHOOK_API_KEY, DOPPLER_WEBHOOK_SECRET, INFISICAL_WEBHOOK_SECRET; files
+// in --credentials-dir (a mounted Secret: username, password, token, api-key, doppler-secret,
+// infisical-secret) take precedence and are re-read when they change.
 class WebhookCredentials {
  public:
   explicit WebhookCredentials(std::string dir) : dir_(std::move(dir)) {
-    const char* user = std::getenv("BASIC_AUTH_USER");
-    const char* password = std::getenv("BASIC_AUTH_PASSWORD");
-    const char* token = std::getenv("WEBHOOK_BEARER_TOKEN");
-    env_.user = user != nullptr ? user : "";
-    env_.password = password != nullptr ? password : "";
-    env_.token = token != nullptr ? token : "";
+    auto env = [](const char* name) {
+      const char* v = std::getenv(name);
+      return std::string(v != nullptr ? v : "");
+    };
+    env_.http.user = env("BASIC_AUTH_USER");
+    env_.http.password = env("BASIC_AUTH_PASSWORD");
+    env_.http.token = env("WEBHOOK_BEARER_TOKEN");
+    env_.api_key = env("WEBHOOK_API_KEY");
+    for (const auto& [source, name] : kSigning) {
+      if (auto v = env(name); !v.empty()) env_.signing[source] = v;
+    }
   }
 
-  http::ExpectedCredentials current() {
+  WebhookSecrets current() {
     if (dir_.empty()) return env_;
     std::lock_guard lock(mu_);
     const auto now = std::chrono::steady_clock::now();
     if (now - checked_ < std::chrono::seconds(1)) return cached_;
     checked_ = now;
     std::string stamp;
-    for (const char* f : {"username", "password", "token"}) {
+    for (const char* f : kFiles) {
       struct stat st {};
       if (::stat((dir_ + "/" + f).c_str(), &st) == 0) {
         stamp += fmt::format("{}.{}.{};", st.st_mtim.tv_sec, st.st_mtim.tv_nsec, st.st_ino);
@@ -58,15 +75,28 @@ class WebhookCredentials {
     if (stamp == stamp_) return cached_;
     stamp_ = stamp;
     cached_ = env_;
-    if (auto v = read("username")) cached_.user = *v;
-    if (auto v = read("password")) cached_.password = *v;
-    if (auto v = read("token")) cached_.token = *v;
+    if (auto v = read("username")) cached_.http.user = *v;
+    if (auto v = read("password")) cached_.http.password = *v;
+    if (auto v = read("token")) cached_.http.token = *v;
+    if (auto v = read("api-key")) cached_.api_key = *v;
+    if (auto v = read("doppler-secret")) cached_.signing["doppler"] = *v;
+    if (auto v = read("infisical-secret")) cached_.signing["infisical"] = *v;
     return cached_;
   }
 
-  bool any() { return current().basic() || current().bearer(); }
+  bool any() {
+    const auto c = current();
+    return c.http.basic() || c.http.bearer() || !c.api_key.empty() ||
+           std::any_of(c.signing.begin(), c.signing.end(),
+                       [](const auto& s) { return !s.second.empty(); });
+  }
 
  private:
+  static constexpr std::array<std::pair<const char*, const char*>, 2> kSigning{
+      {{"doppler", "DOPPLER_WEBHOOK_SECRET"}, {"infisical", "INFISICAL_WEBHOOK_SECRET"}}};
+  static constexpr std::array<const char*, 6> kFiles{
+      "username", "password", "token", "api-key", "doppler-secret", "infisical-secret"};
+
   std::optional<std::string> read(const char* name) const {
     std::ifstream in(dir_ + "/" + name, std::ios::binary);
     if (!in) return std::nullopt;
@@ -78,9 +108,9 @@ class WebhookCredentials {
   }
 
   std::string dir_;
-  http::ExpectedCredentials env_;
+  WebhookSecrets env_;
   std::mutex mu_;
-  http::ExpectedCredentials cached_;
+  WebhookSecrets cached_;
   std::string stamp_ = "unread";
   std::chrono::steady_clock::time_point checked_{};
 };
@@ -242,6 +272,25 @@ std::string route_of(const std::string& target) {
   return path;
 }
 
+// The value of `name` in the target's query string ("" when absent), undecoded: store names
+// are DNS labels.
+std::string query_value(const std::string& target, std::string_view name) {
+  const auto q = target.find('?');
+  if (q == std::string::npos) return "";
+  std::string_view rest = std::string_view(target).substr(q + 1);
+  while (!rest.empty()) {
+    const auto amp = rest.find('&');
+    const std::string_view pair = rest.substr(0, amp);
+    const auto eq = pair.find('=');
+    if (pair.substr(0, eq) == name && eq != std::string_view::npos) {
+      return std::string(pair.substr(eq + 1));
+    }
+    if (amp == std::string_view::npos) break;
+    rest.remove_prefix(amp + 1);
+  }
+  return "";
+}
+
 class ServeHandler final : public http::Handler {
  public:
   ServeHandler(const ServeOptions& options, WebhookService& service,
@@ -256,29 +305,31 @@ class ServeHandler final : public http::Handler {
 
   std::optional<http::Response> admit(const http::RequestHead& head) override {
     const std::string route = route_of(head.target);
-    static const std::map<std::string, std::string> kRoutes{
-        {"/healthz", "GET"}, {"/readyz", "GET"}, {"/metrics", "GET"}, {"/webhook", "POST"}};
+    static const std::map<std::string, std::string> kRoutes{{"/healthz", "GET"},
+                                                            {"/readyz", "GET"},
+                                                            {"/metrics", "GET"},
+                                                            {"/webhook", "POST, OPTIONS"}};
     const auto known = kRoutes.find(route);
     if (known == kRoutes.end()) return json(404, "no such route: " + route);
-    if (head.method != known->second) {
+    if (route == "/webhook" && head.method == "OPTIONS") return handshake(head);
+    if (head.method != known->second.substr(0, known->second.find(','))) {
       http::Response r = json(405, "use " + known->second + " on " + route);
       r.headers.emplace_back("Allow", known->second);
       return r;
     }
     const bool needs_auth = route == "/webhook" || (route == "/metrics" && options_.metrics_auth);
     if (needs_auth && !options_.insecure_no_auth) {
-      const std::string* authorization = head.header("authorization");
-      const auto expected = credentials_.current();
-      if (authorization == nullptr || !http::authorized(*authorization, expected)) {
+      const auto secrets = credentials_.current();
+      if (!signed_route(head.target, secrets) && !authorized(head, secrets)) {
         ++metrics_.auth_failures;
         http::Response r = json(401, "missing or wrong credentials");
-        r.headers.emplace_back("WWW-Authenticate", expected.basic()
+        r.headers.emplace_back("WWW-Authenticate", secrets.http.basic()
                                                        ? "Basic realm=\"eso-updater\""
                                                        : "Bearer realm=\"eso-updater\"");
         return r;
       }
     }
-    if (route == "/webhook") {
+    if (route == "/webhook" && head.header("ce-specversion") == nullptr) {
       const std::string* type = head.header("content-type");
       if (type != nullptr && type->find("json") == std::string::npos &&
           type->find("text/plain") == std::string::npos) {
@@ -299,7 +350,13 @@ class ServeHandler final : public http::Handler {
       return http::Response{200, "text/plain; version=0.0.4", render_(), {}};
     }
     const std::string source = path.size() > 9 ? path.substr(9) : "";
-    const WebhookResponse r = service_.handle(source, request.body);
+    EventRequest event;
+    event.body = request.body;
+    event.header = [&](std::string_view name) { return request.head.header(name); };
+    if (!options_.insecure_no_auth) event.signing_secrets = credentials_.current().signing;
+    const WebhookResponse r =
+        service_.handle(event, source, query_value(request.head.target, "store"));
+    if (r.status == 401) ++metrics_.auth_failures;
     return http::Response{r.status, "application/json", r.body, r.headers};
   }
 
@@ -323,6 +380,39 @@ class ServeHandler final : public http::Handler {
   }
 
  private:
+  // The CloudEvents abuse-protection handshake (also Azure Event Grid's CloudEvents schema):
+  // OPTIONS with WebHook-Request-Origin is answered with WebHook-Allowed-Origin. It reveals and
+  // changes nothing, so it needs no credentials (senders send none).
+  static http::Response handshake(const http::RequestHead& head) {
+    http::Response r{200, "application/json", "{}", {{"Allow", "POST, OPTIONS"}}};
+    if (const std::string* origin = head.header("webhook-request-origin")) {
+      r.headers.emplace_back("WebHook-Allowed-Origin", *origin);
+      r.headers.emplace_back("WebHook-Allowed-Rate", "*");
+    }
+    return r;
+  }
+
+  // A route whose source signs its bodies, with a signing secret configured: the signature,
+  // checked on the body, replaces the HTTP credentials.
+  static bool signed_route(const std::string& target, const WebhookSecrets& secrets) {
+    const std::string path = target.substr(0, target.find('?'));
+    if (path.rfind("/webhook/", 0) != 0) return false;
+    const auto secret = secrets.signing.find(std::string_view(path).substr(9));
+    return secret != secrets.signing.end() && !secret->second.empty();
+  }
+
+  bool authorized(const http::RequestHead& head, const WebhookSecrets& secrets) const {
+    if (const std::string* authorization = head.header("authorization")) {
+      if (http::authorized(*authorization, secrets.http)) return true;
+    }
+    if (options_.api_key_header.empty() || secrets.api_key.empty()) return false;
+    std::string name = options_.api_key_header;
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    const std::string* key = head.header(name);
+    return key != nullptr && http::constant_time_equal(*key, secrets.api_key);
+  }
+
   static http::Response json(int status, const std::string& error, std::string body = "") {
     if (body.empty()) {
       std::string escaped;
@@ -388,7 +478,19 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& options) {
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   cmd->add_option("--event-type", options.event_types,
-                  "Event types to act on (default: static-secret-updated, rotated-secret-success)");
+                  "Event types to act on, replacing every source's defaults (Akeyless: "
+                  "static-secret-updated, rotated-secret-success)");
+  cmd->add_option("--key-path", options.key_paths,
+                  "Where the key is in JSON bodies of no known format, as a dotted path "
+                  "(detail.name, items[].path); repeatable");
+  cmd->add_option("--cloudevents-key-path", options.cloudevents_key_path,
+                  "Read a CloudEvent's key from this path in its data instead of its subject");
+  cmd->add_option("--api-key-header", options.api_key_header,
+                  "Also accept WEBHOOK_API_KEY (or the api-key file) in this header, e.g. "
+                  "X-Api-Key for an EventBridge connection");
+  cmd->add_option("--signature-tolerance", options.signature_tolerance,
+                  "How old a signed webhook's timestamp may be (Infisical)")
+      ->capture_default_str();
   cmd->add_option("--log-format", options.log_format, "text or json")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
@@ -398,16 +500,20 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& options) {
 int run_serve(const GlobalOptions& global, const ServeOptions& options) {
   const auto phase = duration_option("--phase-timeout", options.phase_timeout);
   const auto drain = duration_option("--drain-timeout", options.drain_timeout);
-  if (!phase || !drain) {
-    print_error(!phase ? phase.error() : drain.error());
-    return kExitUsage;
+  const auto tolerance = duration_option("--signature-tolerance", options.signature_tolerance);
+  for (const auto* d : {&phase, &drain, &tolerance}) {
+    if (!*d) {
+      print_error(d->error());
+      return kExitUsage;
+    }
   }
   WebhookCredentials credentials(options.credentials_dir);
   if (!credentials.any() && !options.insecure_no_auth) {
     print_error(
         Error{ErrorCode::kConfig,
               "no webhook credentials: set BASIC_AUTH_USER and BASIC_AUTH_PASSWORD (or "
-              "WEBHOOK_BEARER_TOKEN), or --credentials-dir; --insecure-no-auth to run open"});
+              "WEBHOOK_BEARER_TOKEN, WEBHOOK_API_KEY, DOPPLER_WEBHOOK_SECRET, "
+              "INFISICAL_WEBHOOK_SECRET), or --credentials-dir; --insecure-no-auth to run open"});
     return kExitUsage;
   }
   auto client = connect_or_report(global);
@@ -421,6 +527,10 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
   settings.patch_children = options.patch_children;
   settings.concurrency = options.concurrency;
   settings.decode.event_types = options.event_types;
+  settings.decode.key_paths = options.key_paths;
+  settings.decode.cloudevents_key_path = options.cloudevents_key_path;
+  settings.decode.signature_tolerance =
+      std::chrono::duration_cast<std::chrono::seconds>(*tolerance);
   settings.scopes = list_scopes(global, *client);
   settings.cluster_external_secrets = global.all_namespaces;
 

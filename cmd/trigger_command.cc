@@ -302,8 +302,8 @@ int run_trigger(const GlobalOptions& global, const TriggerCommandOptions& given)
     print_error(inventory.error());
     return kExitUsage;
   }
-  const auto matched =
-      match_keys(inventory->objects, *keys, match_scope(options.scope, *inventory));
+  const auto matched = match_keys(inventory->objects, keys->keys,
+                                  match_scope(options.scope, *inventory), keys->paths);
   warn_problems(matched.problems);
   TriggerOptions plan_options;
   plan_options.annotation = options.annotation;
@@ -334,7 +334,7 @@ int run_trigger(const GlobalOptions& global, const TriggerCommandOptions& given)
 
   if (reports.empty()) {
     fmt::print(stderr, "No ExternalSecret references {}; nothing to trigger.\n",
-               fmt::join(*keys, ", "));
+               fmt::join(keys->keys, ", "));
     return options.require_match ? kExitNoMatch : kExitOk;
   }
   return exit_code_for(reports, waits);

@@ -7,17 +7,17 @@ _eso_updater() {
 
   local global_opts="--kubeconfig --context --cluster --user -n --namespace -A --all-namespaces -l --selector --chunk-size -h --help"
   local commands="match trigger serve version"
-  local match_opts="-k --key --event --event-source --store --store-kind --provider -o --output -h --help"
-  local trigger_opts="-k --key --event --event-source --annotation --dry-run --force --include-possible --patch-children --require-match --concurrency --wait --timeout --repeat-after --store --store-kind --provider -o --output -h --help"
+  local match_opts="-k --key --event --event-source --key-path --store --store-kind --provider -o --output -h --help"
+  local trigger_opts="-k --key --event --event-source --key-path --annotation --dry-run --force --include-possible --patch-children --require-match --concurrency --wait --timeout --repeat-after --store --store-kind --provider -o --output -h --help"
 
-  local serve_opts="--listen --port-file --credentials-dir --insecure-no-auth --metrics-auth --no-index --workers --queue --max-body --phase-timeout --drain-timeout --annotation --force --include-possible --patch-children --concurrency --event-type --log-format -h --help"
+  local serve_opts="--listen --port-file --credentials-dir --insecure-no-auth --metrics-auth --no-index --workers --queue --max-body --phase-timeout --drain-timeout --annotation --force --include-possible --patch-children --concurrency --event-type --key-path --cloudevents-key-path --api-key-header --signature-tolerance --log-format -h --help"
 
   case $prev in
     --kubeconfig | --event) _filedir; return ;;
     -o | --output) COMPREPLY=($(compgen -W "table json name" -- "$cur")); return ;;
     --log-format) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
     --port-file | --credentials-dir) _filedir; return ;;
-    --listen | --workers | --queue | --max-body | --phase-timeout | --drain-timeout | --event-type) return ;;
+    --listen | --workers | --queue | --max-body | --phase-timeout | --drain-timeout | --event-type | --key-path | --cloudevents-key-path | --api-key-header | --signature-tolerance) return ;;
     --store-kind) COMPREPLY=($(compgen -W "SecretStore ClusterSecretStore" -- "$cur")); return ;;
     --provider) COMPREPLY=($(compgen -W "akeyless aws azurekv gcpsm vault doppler infisical" -- "$cur")); return ;;
     --context)
@@ -32,7 +32,8 @@ _eso_updater() {
     -n | --namespace)
       COMPREPLY=($(compgen -W "$(kubectl get namespaces -o name 2>/dev/null | sed 's|^namespace/||')" -- "$cur"))
       return ;;
-    -k | --key | -l | --selector | --chunk-size | --annotation | --concurrency | --timeout | --repeat-after | --store | --event-source) return ;;
+    -k | --key | -l | --selector | --chunk-size | --annotation | --concurrency | --timeout | --repeat-after | --store) return ;;
+    --event-source) COMPREPLY=($(compgen -W "generic cloudevents azure aws gcp doppler infisical akeyless" -- "$cur")); return ;;
   esac
 
   local command="" w

@@ -27,7 +27,8 @@ complete -c eso-updater -n "not __fish_seen_subcommand_from version" -l chunk-si
 # match and trigger: keys and store scoping.
 complete -c eso-updater -n '__fish_seen_subcommand_from match trigger' -s k -l key -x -d 'Remote key (repeatable)'
 complete -c eso-updater -n '__fish_seen_subcommand_from match trigger' -l event -r -F -d 'Read keys from a notification payload (- for stdin)'
-complete -c eso-updater -n '__fish_seen_subcommand_from match trigger' -l event-source -x -a 'generic akeyless' -d 'Format of --event'
+complete -c eso-updater -n '__fish_seen_subcommand_from match trigger' -l event-source -x -a 'generic cloudevents azure aws gcp doppler infisical akeyless' -d 'Format of --event'
+complete -c eso-updater -n '__fish_seen_subcommand_from match trigger' -l key-path -x -d 'Dotted path to the key in other JSON (repeatable)'
 complete -c eso-updater -n '__fish_seen_subcommand_from match trigger' -l store -x -d 'Only references to the store of this name'
 complete -c eso-updater -n '__fish_seen_subcommand_from match trigger' -l store-kind -x -a 'SecretStore ClusterSecretStore' -d 'With --store: the store kind'
 complete -c eso-updater -n '__fish_seen_subcommand_from match trigger' -l provider -x -a "$providers" -d 'Only references to stores of this provider'
@@ -60,4 +61,8 @@ complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l max-body -x -d
 complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l phase-timeout -x -d 'Deadline for each of head, body, write'
 complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l drain-timeout -x -d 'How long SIGTERM lets requests finish'
 complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l event-type -x -a 'static-secret-updated rotated-secret-success' -d 'Event type to act on (repeatable)'
+complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l key-path -x -d 'Dotted path to the key in other JSON (repeatable)'
+complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l cloudevents-key-path -x -d 'Path to the key in a CloudEvent data'
+complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l api-key-header -x -d 'Header carrying WEBHOOK_API_KEY'
+complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l signature-tolerance -x -d 'Signed webhook timestamp window'
 complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l log-format -x -a 'text json' -d 'Log format'

@@ -22,7 +22,8 @@ void write_object_ref(Writer& w, const ObjectRef& ref) {
   w.String(ref.name);
 }
 
-/// Writes a match's object, `"key"`, `"field"` and `"verdict"` into the current JSON object.
+/// Writes a match's object, `"key"`, `"field"`, `"verdict"` and the key `"rule"` it matched
+/// under into the current JSON object.
 template <typename Writer>
 void write_match_fields(Writer& w, const Match& m) {
   write_object_ref(w, m.object->ref);
@@ -32,6 +33,8 @@ void write_match_fields(Writer& w, const Match& m) {
   w.String(m.field);
   w.Key("verdict");
   w.String(match_verdict_text(m));
+  w.Key("rule");
+  w.String(m.rule);
 }
 
 /// Writes `"problems": [{object, field, message}]`.

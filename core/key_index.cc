@@ -96,6 +96,14 @@ std::vector<ExternalSecret> KeyIndex::candidates(const std::vector<std::string>&
   return out;
 }
 
+std::vector<ExternalSecret> KeyIndex::all() const {
+  std::lock_guard lock(mu_);
+  std::vector<ExternalSecret> out;
+  out.reserve(ids_.size());
+  for (const auto& [ref, id] : ids_) out.push_back(slots_[id]);
+  return out;
+}
+
 size_t KeyIndex::size() const {
   std::lock_guard lock(mu_);
   return ids_.size();

@@ -28,6 +28,8 @@ class KeyIndex final : public InventorySink {
   /// Copies of the objects that may reference any of `keys`: a superset of what match_keys will
   /// select, never missing one.
   std::vector<ExternalSecret> candidates(const std::vector<std::string>& keys) const;
+  /// Copies of every object: what a folder-only event (Infisical) has to look at.
+  std::vector<ExternalSecret> all() const;
 
   size_t size() const;       ///< objects indexed
   size_t key_count() const;  ///< distinct index entries

@@ -14,6 +14,8 @@
 namespace eso {
 namespace {
 
+constexpr std::string_view kPathRule = "infisical-path";
+
 // Compiled find.name.regexp patterns; an object list repeats the same few patterns.
 class RegexpCache {
  public:
@@ -124,7 +126,10 @@ std::string_view verdict_text(MatchVerdict verdict) {
 }
 
 std::string match_verdict_text(const Match& m) {
-  if (m.possible && will_refresh(m.verdict)) return "possible (find.tags)";
+  if (m.possible && will_refresh(m.verdict)) {
+    return m.rule == kPathRule ? "possible (find filters a changed folder by name or tags)"
+                               : "possible (find.tags)";
+  }
   return std::string(verdict_text(m.verdict));
 }
 
@@ -185,10 +190,49 @@ void match_remote_keys(const ExternalSecret& es, const WantedKeys& wanted, const
   }
 }
 
+std::string folder_of(const std::string& key) {
+  const auto slash = key.rfind('/');
+  return slash == 0 || slash == std::string::npos ? "/" : key.substr(0, slash);
+}
+
+// Infisical names a folder, not secrets: see match_keys().
+void match_paths(const ExternalSecret& es, const std::vector<std::string>& paths,
+                 const MatchScope& scope, MatchResult& result) {
+  auto other_provider = [&](const StoreRef& store) {
+    const StoreInfo* info = scope.stores ? scope.stores(es, store) : nullptr;
+    return info != nullptr && info->provider != "infisical";
+  };
+  for (const auto& ref : es.remote_keys) {
+    if (!in_scope(es, ref.store, scope) || other_provider(ref.store)) continue;
+    const std::string folder = folder_of(normalise_akeyless_key(ref.key));
+    for (const auto& path : paths) {
+      if (folder != path) continue;
+      result.matches.push_back(Match{&es, path, ref.field, ref.store, refresh_verdict(es), false,
+                                     std::string(kPathRule)});
+      break;
+    }
+  }
+  for (const auto& find : es.finds) {
+    if (!in_scope(es, find.store, scope) || other_provider(find.store)) continue;
+    const std::string root = find.has_path ? normalise_akeyless_key(find.path) : "/";
+    for (const auto& path : paths) {
+      if (root != path && !find_path_selects(root, path)) continue;
+      const bool possible = find.has_name_regexp || find.has_tags;
+      const std::string field = find.field + (find.has_tags          ? ".tags"
+                                              : find.has_name_regexp ? ".name.regexp"
+                                                                     : ".path");
+      result.matches.push_back(Match{&es, path, field, find.store, refresh_verdict(es), possible,
+                                     std::string(kPathRule)});
+      break;
+    }
+  }
+}
+
 }  // namespace
 
 MatchResult match_keys(const std::vector<ExternalSecret>& objects,
-                       const std::vector<std::string>& keys, const MatchScope& scope) {
+                       const std::vector<std::string>& keys, const MatchScope& scope,
+                       const std::vector<std::string>& paths) {
   const WantedKeys wanted(keys);
   std::vector<std::string> akeyless;
   akeyless.reserve(keys.size());
@@ -201,6 +245,7 @@ MatchResult match_keys(const std::vector<ExternalSecret>& objects,
   for (const auto& es : objects) {
     match_remote_keys(es, wanted, scope, result);
     match_finds(es, akeyless, scope, regexps, result);
+    if (!paths.empty()) match_paths(es, paths, scope, result);
   }
   return result;
 }

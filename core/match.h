@@ -77,8 +77,15 @@ struct MatchScope {
 /// and `dataFrom[].extract.key` by equality under a provider's key rule (the store's provider
 /// when known, else `scope.provider`, else any rule, Akeyless first), `dataFrom[].find` by path
 /// prefix and RE2 regexp on the Akeyless form, `find.tags` as a possible match.
+///
+/// `paths` are folders whose secrets changed without names (Infisical, DESIGN.md §7): a
+/// `remoteRef.key` or `extract.key` matches when it lies directly in one (a key without a folder
+/// lies in `/`), a `find` when its `path` is the folder or contains it; a find that also filters
+/// by name or tags is a possible match. Rule `infisical-path`; entries whose store is known to be
+/// another provider are skipped.
 MatchResult match_keys(const std::vector<ExternalSecret>& objects,
-                       const std::vector<std::string>& keys, const MatchScope& scope = {});
+                       const std::vector<std::string>& keys, const MatchScope& scope = {},
+                       const std::vector<std::string>& paths = {});
 
 /// `find.path` selects `key` (both Akeyless-normalised): ESO treats the path as a folder, so
 /// `/prod` selects `/prod/db` but not `/production`.

@@ -72,6 +72,12 @@ void write_events(JsonWriter& w, const DecodedEvents& decoded) {
   w.StartArray();
   for (const auto& k : decoded.keys) w.String(k);
   w.EndArray();
+  if (!decoded.paths.empty()) {
+    w.Key("paths");
+    w.StartArray();
+    for (const auto& p : decoded.paths) w.String(p);
+    w.EndArray();
+  }
   w.Key("ignored");
   w.StartArray();
   for (const auto& i : decoded.ignored) {
@@ -109,9 +115,10 @@ WebhookService::WebhookService(KubeApi& api, const KeyIndex* index,
       observer_(observer),
       coalescer_(api) {}
 
-Result<std::vector<ExternalSecret>> WebhookService::candidates(
-    const std::vector<std::string>& keys) {
-  if (index_ != nullptr) return index_->candidates(keys);
+Result<std::vector<ExternalSecret>> WebhookService::candidates(const DecodedEvents& decoded) {
+  if (index_ != nullptr) {
+    return decoded.paths.empty() ? index_->candidates(decoded.keys) : index_->all();
+  }
   std::vector<ExternalSecret> out;
   for (const auto& scope : settings_.scopes) {
     ++counters_.lists;
@@ -128,28 +135,37 @@ Result<std::vector<ExternalSecret>> WebhookService::candidates(
   return out;
 }
 
-WebhookResponse WebhookService::handle(std::string_view source, std::string_view body) {
-  auto decoded = decode_events(body, source, settings_.decode);
+WebhookResponse WebhookService::handle(const EventRequest& request, std::string_view source,
+                                       std::string_view store) {
+  auto decoded = decode_events(request, source, settings_.decode);
   if (!decoded) {
-    const bool unknown = decoded.error().message.find("unknown event source") != std::string::npos;
-    const bool malformed = decoded.error().message.rfind("malformed JSON", 0) == 0;
-    return error_response(unknown ? 404 : malformed ? 400 : 422, decoded.error().message);
+    const Error& e = decoded.error();
+    const int status = e.code == ErrorCode::kNotFound         ? 404
+                       : e.code == ErrorCode::kUnauthorized   ? 401
+                       : e.message.rfind("malformed", 0) == 0 ? 400
+                                                              : 422;
+    return error_response(status, e.message);
   }
   counters_.events += decoded->events;
   if (observer_ != nullptr) observer_->decoded(*decoded);
   counters_.ignored_events += decoded->ignored.size();
+  if (decoded->reply) return WebhookResponse{decoded->reply->status, decoded->reply->body, {}};
+  if (!store.empty() && !decoded->store.empty() && store != decoded->store) {
+    return error_response(
+        422, fmt::format("the route names store \"{}\", the body \"{}\"", store, decoded->store));
+  }
   if (index_ != nullptr && !index_ready_()) {
     return error_response(503, "the index of ExternalSecrets is not synced yet; retry",
                           {{"Retry-After", "5"}});
   }
-  auto objects = candidates(decoded->keys);
+  auto objects = candidates(*decoded);
   if (!objects) {
     return error_response(503, "cannot read ExternalSecrets: " + objects.error().message,
                           {{"Retry-After", "5"}});
   }
   MatchScope scope;
-  scope.store_name = decoded->store;
-  const MatchResult matched = match_keys(*objects, decoded->keys, scope);
+  scope.store_name = store.empty() ? decoded->store : std::string(store);
+  const MatchResult matched = match_keys(*objects, decoded->keys, scope, decoded->paths);
   counters_.matches += matched.matches.size();
   TriggerOptions options;
   options.annotation = settings_.annotation;

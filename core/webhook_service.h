@@ -66,11 +66,20 @@ class WebhookService {
                  WebhookSettings settings, WebhookCounters& counters,
                  WebhookObserver* observer = nullptr);
 
-  /// `source`: a decoder name from the route, or "" to detect.
-  WebhookResponse handle(std::string_view source, std::string_view body);
+  /// `source`: a decoder name from the route, or "" to detect; `store`: only entries reading
+  /// this store (the route's `?store=`), on top of a generic body's own `store`.
+  WebhookResponse handle(const EventRequest& request, std::string_view source,
+                         std::string_view store = "");
+
+  /// A body alone, as `trigger --event` and tests give it.
+  WebhookResponse handle(std::string_view source, std::string_view body) {
+    EventRequest request;
+    request.body = body;
+    return handle(request, source);
+  }
 
  private:
-  Result<std::vector<ExternalSecret>> candidates(const std::vector<std::string>& keys);
+  Result<std::vector<ExternalSecret>> candidates(const DecodedEvents& decoded);
 
   KubeApi& api_;
   const KeyIndex* index_;

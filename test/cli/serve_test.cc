@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <rapidjson/document.h>
 
+#include "core/event_decoder.h"
 #include "test/cli/cluster_fixture.h"
 
 namespace eso::test {
@@ -241,6 +242,242 @@ TEST_CASE("API server down gives 503 with Retry-After, and once it is back the i
   INFO(up.body);
   CHECK(up.status == 200);
   CHECK(names_in(up.body, "patched") == std::vector<std::string>{"outage/db"});
+}
+
+namespace {
+
+// The data/events fixture `name` with every `{NS}` replaced.
+std::string event_fixture(const std::string& text, const std::string& ns) {
+  std::string out = text;
+  for (auto at = out.find("{NS}"); at != std::string::npos; at = out.find("{NS}")) {
+    out.replace(at, 4, ns);
+  }
+  return out;
+}
+
+std::vector<std::string> patched_names(const HttpReply& reply) {
+  return names_in(reply.body, "patched");
+}
+
+}  // namespace
+
+TEST_CASE("serve reads AWS EventBridge events and accepts an API-key header") {
+  const auto ns = unique_namespace("serve-aws");
+  kubectl({"apply", "-f", "-"}, external_secret_yaml(ns, "db", {ns + "/db"}) +
+                                    external_secret_yaml(ns, "api", {ns + "/api-key"}) +
+                                    external_secret_yaml(ns, "rotated", {ns + "/rotated"}));
+  Server server({"-n", ns}, {"--api-key-header", "X-Api-Key"}, {"WEBHOOK_API_KEY=eb-key-1"});
+  auto post_key = [&](const std::string& body, const std::string& key) {
+    return server.request({"-H", "X-Api-Key: " + key, "-H", "Content-Type: application/json",
+                           "--data-binary", body, server.url("/webhook/aws")});
+  };
+  const std::string label = event_fixture(
+      R"({"version": "0", "detail-type": "Secret Label Updated", "source": "aws.secretsmanager",
+          "detail": {"name": "{NS}/db", "labelUpdated": "AWSCURRENT", "versionId": "v2"}})",
+      ns);
+  const auto current = post_key(label, "eb-key-1");
+  INFO(current.body);
+  REQUIRE(current.status == 200);
+  CHECK(patched_names(current) == std::vector<std::string>{ns + "/db"});
+  CHECK(post_key(label, "eb-key-2").status == 401);
+
+  // Another label moved: nothing ESO reads by default changed.
+  std::string custom = label;
+  custom.replace(custom.find("AWSCURRENT"), 10, "blue");
+  const auto ignored = server.post("/webhook", custom);
+  CHECK(ignored.status == 200);
+  CHECK(patched_names(ignored).empty());
+  CHECK(contains(ignored.body, R"("eventType":"Secret Label Updated")"));
+
+  // CloudTrail events name the secret by ARN, with AWS's random suffix.
+  const auto put = server.post(
+      "/webhook",
+      event_fixture(
+          R"([{"detail-type": "AWS API Call via CloudTrail", "source": "aws.secretsmanager",
+          "detail": {"eventSource": "secretsmanager.amazonaws.com", "eventName": "PutSecretValue",
+          "requestParameters": {"secretId":
+            "arn:aws:secretsmanager:eu-central-1:111122223333:secret:{NS}/api-key-Qw34Er"}}},
+        {"detail-type": "AWS Service Event via CloudTrail", "source": "aws.secretsmanager",
+          "detail": {"eventSource": "secretsmanager.amazonaws.com", "eventName": "RotationSucceeded",
+          "additionalEventData": {"SecretId": "{NS}/rotated"}}}])",
+          ns));
+  INFO(put.body);
+  CHECK(put.status == 200);
+  CHECK(patched_names(put) == std::vector<std::string>{ns + "/api", ns + "/rotated"});
+  CHECK(contains(put.body, R"("source":"aws")"));
+}
+
+TEST_CASE("serve answers Azure Event Grid's handshakes and reads Key Vault events") {
+  const auto ns = unique_namespace("serve-azure");
+  kubectl({"apply", "-f", "-"}, external_secret_yaml(ns, "secret", {"secret/" + ns + "-DB"}) +
+                                    external_secret_yaml(ns, "cert", {"cert/" + ns + "-tls"}) +
+                                    external_secret_yaml(ns, "ce", {ns + "-token"}));
+  Server server({"-n", ns});
+  const auto validation = server.request(
+      {"-u", "hook:s3cret", "-H", "aeg-event-type: SubscriptionValidation", "-H",
+       "Content-Type: application/json", "--data-binary",
+       R"([{"id": "1", "eventType": "Microsoft.EventGrid.SubscriptionValidationEvent",
+            "data": {"validationCode": "CODE-123"}, "dataVersion": "2"}])",
+       server.url("/webhook/azure")});
+  CHECK(validation.status == 200);
+  CHECK(validation.body == R"({"validationResponse":"CODE-123"})");
+
+  const auto grid = server.post("/webhook", event_fixture(R"([
+        {"eventType": "Microsoft.KeyVault.SecretNewVersionCreated", "subject": "{NS}-db",
+         "data": {"ObjectName": "{NS}-db", "VaultName": "kv", "ObjectType": "Secret"}},
+        {"eventType": "Microsoft.KeyVault.CertificateNewVersionCreated", "subject": "{NS}-tls",
+         "data": {"objectName": "{NS}-tls", "vaultName": "kv", "objectType": "Certificate"}},
+        {"eventType": "Microsoft.KeyVault.SecretNearExpiry", "subject": "{NS}-db",
+         "data": {"ObjectName": "{NS}-db"}}])",
+                                                          ns));
+  INFO(grid.body);
+  CHECK(grid.status == 200);
+  CHECK(patched_names(grid) == std::vector<std::string>{ns + "/cert", ns + "/secret"});
+  CHECK(contains(grid.body, "Microsoft.KeyVault.SecretNearExpiry"));
+
+  // The CloudEvents schema: the OPTIONS abuse-protection handshake, then a structured event.
+  const auto options = run_process({"curl", "-sS", "-i", "-X", "OPTIONS", "-H",
+                                    "WebHook-Request-Origin: eventgrid.azure.net",
+                                    server.url("/webhook/cloudevents")});
+  CHECK(options.out.rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(contains(options.out, "WebHook-Allowed-Origin: eventgrid.azure.net"));
+  const auto ce =
+      server.request({"-u", "hook:s3cret", "-H",
+                      "Content-Type: application/cloudevents+json; charset=utf-8", "--data-binary",
+                      event_fixture(R"({"specversion": "1.0", "id": "1", "source": "/kv",
+          "type": "Microsoft.KeyVault.SecretNewVersionCreated", "subject": "{NS}-token",
+          "data": {"objectName": "{NS}-token", "vaultName": "kv"}})",
+                                    ns),
+                      server.url("/webhook")});
+  INFO(ce.body);
+  CHECK(ce.status == 200);
+  CHECK(patched_names(ce) == std::vector<std::string>{ns + "/ce"});
+}
+
+TEST_CASE("serve reads CloudEvents in structured, batch and binary mode") {
+  const auto ns = unique_namespace("serve-ce");
+  kubectl({"apply", "-f", "-"}, external_secret_yaml(ns, "a", {"/" + ns + "/a"}) +
+                                    external_secret_yaml(ns, "b", {"/" + ns + "/b"}) +
+                                    external_secret_yaml(ns, "c", {"/" + ns + "/c"}));
+  Server server({"-n", ns});
+  const auto batch = server.request(
+      {"-u", "hook:s3cret", "-H", "Content-Type: application/cloudevents-batch+json",
+       "--data-binary",
+       event_fixture(R"([{"specversion": "1.0", "id": "1", "source": "/s", "type": "changed",
+                          "subject": "/{NS}/a"},
+                         {"specversion": "1.0", "id": "2", "source": "/s", "type": "changed",
+                          "subject": "/{NS}/b"}])",
+                     ns),
+       server.url("/webhook/cloudevents")});
+  INFO(batch.body);
+  CHECK(batch.status == 200);
+  CHECK(patched_names(batch) == std::vector<std::string>{ns + "/a", ns + "/b"});
+  const auto binary =
+      server.request({"-u", "hook:s3cret", "-H", "ce-specversion: 1.0", "-H", "ce-type: changed",
+                      "-H", "ce-id: 3", "-H", "ce-source: /s", "-H", "ce-subject: /" + ns + "/c",
+                      "-H", "Content-Type: application/octet-stream", "--data-binary", "opaque",
+                      server.url("/webhook")});
+  INFO(binary.body);
+  CHECK(binary.status == 200);
+  CHECK(patched_names(binary) == std::vector<std::string>{ns + "/c"});
+}
+
+TEST_CASE("serve reads Google Pub/Sub pushes and ignores SECRET_ROTATE") {
+  const auto ns = unique_namespace("serve-gcp");
+  kubectl({"apply", "-f", "-"}, external_secret_yaml(ns, "db", {ns + "-gdb"}));
+  Server server({"-n", ns});
+  const std::string add = event_fixture(
+      R"({"message": {"attributes": {"eventType": "SECRET_VERSION_ADD",
+          "secretId": "projects/p/secrets/{NS}-gdb", "dataFormat": "JSON_API_V1"},
+          "data": "e30=", "messageId": "1"}, "subscription": "projects/p/subscriptions/s"})",
+      ns);
+  const auto added = server.post("/webhook/gcp", add);
+  INFO(added.body);
+  CHECK(added.status == 200);
+  CHECK(patched_names(added) == std::vector<std::string>{ns + "/db"});
+  std::string rotate = add;
+  rotate.replace(rotate.find("SECRET_VERSION_ADD"), 18, "SECRET_ROTATE");
+  const auto rotated = server.post("/webhook", rotate);
+  CHECK(rotated.status == 200);
+  CHECK(patched_names(rotated).empty());
+  CHECK(contains(rotated.body, "rotation is due"));
+}
+
+TEST_CASE("serve checks Doppler and Infisical signatures instead of HTTP credentials") {
+  const auto ns = unique_namespace("serve-signed");
+  kubectl({"apply", "-f", "-"},
+          external_secret_yaml(ns, "doppler", {ns + "_DATABASE_URL"}) +
+              external_secret_yaml(ns, "infisical", {"/" + ns + "/db/USER"}) +
+              external_secret_yaml(ns, "elsewhere", {"/" + ns + "/other/USER"}));
+  Server server({"-n", ns}, {},
+                {"DOPPLER_WEBHOOK_SECRET=dop-secret", "INFISICAL_WEBHOOK_SECRET=inf-secret"});
+
+  const std::string doppler = event_fixture(
+      R"({"type": "config.secrets.update", "config": {"name": "prd"},
+          "diff": {"added": [], "removed": [], "updated": ["{NS}_DATABASE_URL"]}})",
+      ns);
+  auto post_signed = [&](const std::string& path, const std::string& body,
+                         const std::string& header) {
+    return server.request({"-H", "Content-Type: application/json", "-H", header, "--data-binary",
+                           body, server.url(path)});
+  };
+  const auto signed_ok =
+      post_signed("/webhook/doppler", doppler,
+                  "X-Doppler-Signature: sha256=" + hmac_sha256_hex("dop-secret", doppler));
+  INFO(signed_ok.body);
+  CHECK(signed_ok.status == 200);
+  CHECK(patched_names(signed_ok) == std::vector<std::string>{ns + "/doppler"});
+  const auto forged =
+      post_signed("/webhook/doppler", doppler,
+                  "X-Doppler-Signature: sha256=" + hmac_sha256_hex("guess", doppler));
+  CHECK(forged.status == 401);
+  CHECK(contains(forged.body, "does not match"));
+  // Basic credentials do not stand in for a configured signature.
+  CHECK(server.post("/webhook", doppler).status == 401);
+
+  const std::string infisical = event_fixture(
+      R"({"event": "secrets.modified", "project": {"workspaceId": "w", "environment": "prod",
+          "secretPath": "/{NS}/db"}, "timestamp": 1})",
+      ns);
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  const auto fresh = post_signed("/webhook/infisical", infisical,
+                                 fmt::format("x-infisical-signature: t={};{}", now_ms,
+                                             hmac_sha256_hex("inf-secret", infisical)));
+  INFO(fresh.body);
+  CHECK(fresh.status == 200);
+  CHECK(patched_names(fresh) == std::vector<std::string>{ns + "/infisical"});
+  CHECK(contains(fresh.body, R"("paths":["/)" + ns + R"(/db"])"));
+  CHECK(contains(fresh.body, "infisical-path"));
+  const auto stale = post_signed("/webhook/infisical", infisical,
+                                 fmt::format("x-infisical-signature: t={};{}", now_ms - 3600 * 1000,
+                                             hmac_sha256_hex("inf-secret", infisical)));
+  CHECK(stale.status == 401);
+  CHECK(contains(stale.body, "stale"));
+  CHECK(server.metric("eso_updater_auth_failures_total") >= 3);
+}
+
+TEST_CASE("serve reads any JSON with --key-path, and trigger --event reads every format") {
+  const auto ns = unique_namespace("serve-keypath");
+  kubectl({"apply", "-f", "-"}, external_secret_yaml(ns, "x", {"/" + ns + "/x"}) +
+                                    external_secret_yaml(ns, "y", {ns + "-y"}));
+  Server server({"-n", ns}, {"--key-path", "change.items[].path"});
+  const auto reply = server.post(
+      "/webhook", R"({"change": {"items": [{"path": "/)" + ns + R"(/x"}, {"path": 7}]}})");
+  INFO(reply.body);
+  CHECK(reply.status == 200);
+  CHECK(patched_names(reply) == std::vector<std::string>{ns + "/x"});
+
+  const std::string file =
+      write_temp_file("gcp-event.json", event_fixture(R"({"message": {"attributes": {"eventType":
+        "SECRET_VERSION_ADD", "secretId": "projects/p/secrets/{NS}-y"}}})",
+                                                      ns));
+  const auto r = eso_updater({"-n", ns, "trigger", "--event", file, "-o", "name"});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(contains(r.err, "event: gcp format, 1 event(s), 1 key(s)"));
+  CHECK(contains(r.out, "externalsecret.external-secrets.io/y"));
 }
 
 }  // namespace eso::test

@@ -1,5 +1,11 @@
 #include "core/event_decoder.h"
 
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+
 #include <doctest/doctest.h>
 
 namespace eso {
@@ -127,14 +133,19 @@ TEST_CASE("bad bodies are clear errors, never crashes") {
       {R"({"keys": [1]})", "", "non-empty strings"},
       {R"({"keys": [""]})", "", "non-empty strings"},
       {R"({"Akeyless_Events": []})", "", "Akeyless_Events"},
-      {R"({"item_name": "/a"})", "doppler", "unknown event source"},
+      {R"({"item_name": "/a"})", "nosuch", "unknown event source"},
       {std::string(100000, '[') + std::string(100000, ']'), "", ""},
+      {R"([{"message": 1}])", "gcp", "\"message\" object"},
+      {R"([1])", "doppler", "JSON object"},
+      {R"("x")", "infisical", "JSON object"},
+      {R"({"unrelated": 1})", "generic", "array of strings"},
   };
   for (const auto& c : cases) {
     CAPTURE(c.body.substr(0, 40));
     auto r = decode_events(c.body, c.source);
     REQUIRE_FALSE(r.ok());
-    CHECK(r.error().code == ErrorCode::kInvalidArgument);
+    CHECK(r.error().code == (std::string_view(c.source) == "nosuch" ? ErrorCode::kNotFound
+                                                                    : ErrorCode::kInvalidArgument));
     CHECK(r.error().message.find(c.want) != std::string::npos);
   }
 }
@@ -148,6 +159,281 @@ TEST_CASE("too many events in one body are rejected") {
   auto r = decode_events(body, "", options);
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().message.find("at most 10") != std::string::npos);
+}
+
+}  // namespace eso
+
+namespace eso {
+namespace {
+
+std::string fixture(const std::string& name) {
+  std::ifstream in(std::string(ESO_TEST_DATA_DIR) + "/events/" + name, std::ios::binary);
+  REQUIRE_MESSAGE(in.good(), name);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// A request with headers, as serve builds it.
+struct FakeRequest {
+  FakeRequest(const FakeRequest&) = delete;
+  FakeRequest& operator=(const FakeRequest&) = delete;
+  std::string body;
+  std::map<std::string, std::string> headers;
+  EventRequest request;
+
+  explicit FakeRequest(std::string b, std::map<std::string, std::string> h = {})
+      : body(std::move(b)), headers(std::move(h)) {
+    request.body = body;
+    request.header = [this](std::string_view name) -> const std::string* {
+      const auto it = headers.find(std::string(name));
+      return it == headers.end() ? nullptr : &it->second;
+    };
+  }
+};
+
+}  // namespace
+
+TEST_CASE("every provider's documented notifications decode to the keys ESO reads") {
+  struct Case {
+    const char* file;
+    const char* route;  // "" = auto-detect
+    const char* want_source;
+    std::vector<std::string> keys;
+    std::vector<std::string> paths;
+    size_t events;
+    size_t ignored;
+  };
+  const Case cases[] = {
+      {"aws-label-updated.json", "", "aws", {"prod/db"}, {}, 1, 0},
+      {"aws-label-updated.json", "aws", "aws", {"prod/db"}, {}, 1, 0},
+      {"aws-label-custom.json", "", "aws", {}, {}, 1, 1},
+      {"aws-cloudtrail-put.json",
+       "",
+       "aws",
+       {"arn:aws:secretsmanager:eu-central-1:111122223333:secret:prod/api-key-Qw34Er"},
+       {},
+       1,
+       0},
+      {"aws-cloudtrail-rotation.json",
+       "",
+       "aws",
+       {"arn:aws:secretsmanager:eu-central-1:111122223333:secret:prod/rotated-Zx98Cv"},
+       {},
+       1,
+       0},
+      {"aws-cloudtrail-failed.json", "", "aws", {}, {}, 1, 1},
+      {"azure-eventgrid.json", "", "azure", {"db-password", "cert/tls-frontend"}, {}, 3, 1},
+      {"azure-eventgrid.json", "azure", "azure", {"db-password", "cert/tls-frontend"}, {}, 3, 1},
+      {"azure-cloudevent.json", "", "cloudevents", {"api-token"}, {}, 1, 0},
+      {"cloudevents-structured.json", "", "cloudevents", {"/prod/payments/stripe"}, {}, 1, 0},
+      {"cloudevents-batch.json", "", "cloudevents", {"/prod/a", "/prod/b"}, {}, 4, 2},
+      {"gcp-version-add.json", "", "gcp", {"projects/my-project/secrets/db-password"}, {}, 1, 0},
+      {"gcp-data-only.json", "gcp", "gcp", {"projects/my-project/secrets/api-key"}, {}, 1, 0},
+      {"gcp-rotate.json", "", "gcp", {}, {}, 1, 1},
+      {"doppler.json", "", "doppler", {"NEW_FLAG", "DATABASE_URL", "STRIPE_KEY"}, {}, 1, 0},
+      {"infisical.json", "", "infisical", {}, {"/backend/db"}, 1, 0},
+      {"infisical-test.json", "infisical", "infisical", {}, {}, 1, 1},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.file);
+    CAPTURE(c.route);
+    const std::string body = fixture(c.file);
+    auto r = decode_events(body, c.route);
+    REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
+    CHECK(r->source == c.want_source);
+    CHECK(r->keys == c.keys);
+    CHECK(r->paths == c.paths);
+    CHECK(r->events == c.events);
+    CHECK(r->ignored.size() == c.ignored);
+    CHECK_FALSE(r->reply.has_value());
+  }
+}
+
+TEST_CASE("ignored events say why") {
+  auto rotate = decode_events(fixture("gcp-rotate.json"), "");
+  REQUIRE(rotate.ok());
+  REQUIRE(rotate->ignored.size() == 1);
+  CHECK(rotate->ignored[0].event_type == "SECRET_ROTATE");
+  CHECK(rotate->ignored[0].reason.find("rotation is due") != std::string::npos);
+  CHECK(rotate->types.at("SECRET_ROTATE") == 1);
+
+  auto label = decode_events(fixture("aws-label-custom.json"), "");
+  REQUIRE(label.ok());
+  CHECK(label->ignored[0].reason.find("\"blue\"") != std::string::npos);
+
+  // An explicit --event-type list replaces every source's defaults.
+  DecodeOptions options;
+  options.event_types = {"SECRET_ROTATE"};
+  auto chosen = decode_events(fixture("gcp-rotate.json"), "", options);
+  REQUIRE(chosen.ok());
+  CHECK(chosen->keys == std::vector<std::string>{"projects/my-project/secrets/db-password"});
+  auto not_chosen = decode_events(fixture("gcp-version-add.json"), "", options);
+  REQUIRE(not_chosen.ok());
+  CHECK(not_chosen->keys.empty());
+  CHECK(not_chosen->ignored.size() == 1);
+}
+
+TEST_CASE("Azure Event Grid's subscription validation is answered with the code") {
+  auto r = decode_events(fixture("azure-validation.json"), "");
+  REQUIRE(r.ok());
+  CHECK(r->source == "azure");
+  REQUIRE(r->reply.has_value());
+  CHECK(r->reply->status == 200);
+  CHECK(r->reply->body == R"({"validationResponse":"512d38b6-c7b8-40c8-89fe-f46f9e9622b6"})");
+  CHECK(r->keys.empty());
+  // Field names in any casing.
+  auto lower = decode_events(
+      R"([{"eventtype": "Microsoft.KeyVault.SecretNewVersionCreated",
+           "data": {"objectname": "Mixed-Case"}}])",
+      "azure");
+  REQUIRE(lower.ok());
+  CHECK(lower->keys == std::vector<std::string>{"Mixed-Case"});
+}
+
+TEST_CASE("CloudEvents in binary mode read the ce- headers") {
+  FakeRequest binary(R"({"path": "/from/data"})", {{"ce-specversion", "1.0"},
+                                                   {"ce-type", "com.example.changed"},
+                                                   {"ce-subject", "/from/subject"},
+                                                   {"ce-id", "1"},
+                                                   {"content-type", "application/json"}});
+  auto r = decode_events(binary.request, "");
+  REQUIRE(r.ok());
+  CHECK(r->source == "cloudevents");
+  CHECK(r->keys == std::vector<std::string>{"/from/subject"});
+
+  DecodeOptions options;
+  options.cloudevents_key_path = "path";
+  auto from_data = decode_events(binary.request, "cloudevents", options);
+  REQUIRE(from_data.ok());
+  CHECK(from_data->keys == std::vector<std::string>{"/from/data"});
+
+  // Binary data need not be JSON; the subject still names the key.
+  FakeRequest text("not json at all", {{"ce-specversion", "1.0"},
+                                       {"ce-type", "t"},
+                                       {"ce-subject", "/s"},
+                                       {"content-type", "text/plain"}});
+  auto plain = decode_events(text.request, "cloudevents");
+  REQUIRE(plain.ok());
+  CHECK(plain->keys == std::vector<std::string>{"/s"});
+
+  FakeRequest batch(R"({"specversion": "1.0", "type": "t", "subject": "/x"})",
+                    {{"content-type", "application/cloudevents-batch+json"}});
+  auto not_array = decode_events(batch.request, "");
+  REQUIRE_FALSE(not_array.ok());
+  CHECK(not_array.error().message.find("batch must be a JSON array") != std::string::npos);
+}
+
+TEST_CASE("--key-path reads keys from any JSON") {
+  DecodeOptions options;
+  options.key_paths = {"detail.name", "items[].path"};
+  auto r = decode_events(
+      R"({"detail": {"name": "/one"}, "items": [{"path": "/two"}, {"path": 3}, {"path": "/one"}]})",
+      "", options);
+  REQUIRE(r.ok());
+  CHECK(r->source == "generic");
+  CHECK(r->keys == std::vector<std::string>{"/one", "/two"});
+
+  auto each = decode_events(R"([{"detail": {"name": "/a"}}, {"other": 1}])", "", options);
+  REQUIRE(each.ok());
+  CHECK(each->events == 2);
+  CHECK(each->keys == std::vector<std::string>{"/a"});
+  CHECK(each->ignored.size() == 1);
+
+  // Without --key-path the same body is no known format.
+  CHECK_FALSE(decode_events(R"({"detail": {"name": "/one"}})", "").ok());
+}
+
+TEST_CASE("Doppler signatures are checked over the raw body") {
+  const std::string body = fixture("doppler.json");
+  const std::string good = "sha256=" + hmac_sha256_hex("doppler-signing-key", body);
+  // RFC 4231 test case 2: the HMAC itself.
+  CHECK(hmac_sha256_hex("Jefe", "what do ya want for nothing?") ==
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+
+  FakeRequest signed_ok(body, {{"x-doppler-signature", good}});
+  signed_ok.request.signing_secrets["doppler"] = "doppler-signing-key";
+  auto r = decode_events(signed_ok.request, "doppler");
+  REQUIRE(r.ok());
+  CHECK(r->keys.size() == 3);
+  auto detected = decode_events(signed_ok.request, "");
+  REQUIRE(detected.ok());
+  CHECK(detected->source == "doppler");
+
+  const std::pair<const char*, std::map<std::string, std::string>> bad[] = {
+      {"missing", {}},
+      {"wrong key", {{"x-doppler-signature", "sha256=" + hmac_sha256_hex("other", body)}}},
+      {"no prefix", {{"x-doppler-signature", hmac_sha256_hex("doppler-signing-key", body)}}},
+      {"upper-case hex", {{"x-doppler-signature", "sha256=" + std::string(64, 'A')}}},
+  };
+  for (const auto& [name, headers] : bad) {
+    CAPTURE(name);
+    FakeRequest request(body, headers);
+    request.request.signing_secrets["doppler"] = "doppler-signing-key";
+    auto rejected = decode_events(request.request, "doppler");
+    REQUIRE_FALSE(rejected.ok());
+    CHECK(rejected.error().code == ErrorCode::kUnauthorized);
+  }
+  // A changed body no longer matches its signature.
+  const std::string tampered = body + " ";
+  FakeRequest changed(tampered, {{"x-doppler-signature", good}});
+  changed.request.signing_secrets["doppler"] = "doppler-signing-key";
+  CHECK(decode_events(changed.request, "").error().code == ErrorCode::kUnauthorized);
+  // Without a configured secret nothing is checked (HTTP credentials guard the route).
+  FakeRequest unsigned_request(body);
+  CHECK(decode_events(unsigned_request.request, "doppler").ok());
+}
+
+TEST_CASE("Infisical signatures carry a timestamp that must be fresh") {
+  const std::string body = fixture("infisical.json");
+  const auto now = std::chrono::system_clock::time_point(std::chrono::milliseconds(1793610845000));
+  const std::string mac = hmac_sha256_hex("infisical-key", body);
+  auto request = [&](const std::string& header) {
+    auto r = std::make_unique<FakeRequest>(
+        body, std::map<std::string, std::string>{{"x-infisical-signature", header}});
+    r->request.signing_secrets["infisical"] = "infisical-key";
+    r->request.now = now;
+    return r;
+  };
+  auto fresh = request("t=1793610845000;" + mac);
+  auto r = decode_events(fresh->request, "infisical");
+  REQUIRE(r.ok());
+  CHECK(r->paths == std::vector<std::string>{"/backend/db"});
+
+  auto slightly_old = request("t=1793610600000;" + mac);  // 245 s: inside 5 minutes
+  CHECK(decode_events(slightly_old->request, "").ok());
+
+  const std::pair<const char*, std::string> bad[] = {
+      {"stale", "t=1793610000000;" + mac},
+      {"from the future", "t=1793611845000;" + mac},
+      {"wrong mac", "t=1793610845000;" + hmac_sha256_hex("other", body)},
+      {"no timestamp", mac},
+      {"junk timestamp", "t=17936x0845000;" + mac},
+      {"empty timestamp", "t=;" + mac},
+      {"overflowing timestamp", "t=99999999999999999999999;" + mac},
+  };
+  for (const auto& [name, header] : bad) {
+    CAPTURE(name);
+    auto rejected = decode_events(request(header)->request, "infisical");
+    REQUIRE_FALSE(rejected.ok());
+    CHECK(rejected.error().code == ErrorCode::kUnauthorized);
+  }
+  auto stale = decode_events(request("t=1793610000000;" + mac)->request, "infisical");
+  CHECK(stale.error().message.find("stale") != std::string::npos);
+}
+
+TEST_CASE("Infisical folders are normalised") {
+  const std::pair<const char*, const char*> cases[] = {
+      {R"({"event": "secrets.modified", "project": {"secretPath": "/"}})", "/"},
+      {R"({"event": "secrets.modified", "project": {"secretPath": "a//b/"}})", "/a/b"},
+      {R"({"event": "secret.modified", "project": {}})", "/"},
+  };
+  for (const auto& [body, want] : cases) {
+    CAPTURE(body);
+    auto r = decode_events(body, "infisical");
+    REQUIRE(r.ok());
+    CHECK(r->paths == std::vector<std::string>{want});
+  }
 }
 
 }  // namespace eso

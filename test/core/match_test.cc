@@ -289,3 +289,52 @@ TEST_CASE("scoping by store, provider, and the store's own key rule") {
 }
 
 }  // namespace eso
+
+namespace eso {
+
+TEST_CASE("a changed folder (Infisical) matches keys in it and finds over it") {
+  const std::vector<ExternalSecret> objects{
+      test::es_from_json(R"({"metadata": {"namespace": "a", "name": "in-folder"}, "spec": {
+        "data": [{"secretKey": "u", "remoteRef": {"key": "/backend/db/USER"}},
+                 {"secretKey": "d", "remoteRef": {"key": "/backend/db/deeper/X"}}]}})"),
+      test::es_from_json(R"({"metadata": {"namespace": "a", "name": "root-key"}, "spec": {
+        "data": [{"secretKey": "k", "remoteRef": {"key": "API_KEY"}}]}})"),
+      test::es_from_json(R"({"metadata": {"namespace": "a", "name": "find-parent"}, "spec": {
+        "dataFrom": [{"find": {"path": "/backend"}}]}})"),
+      test::es_from_json(R"({"metadata": {"namespace": "a", "name": "find-named"}, "spec": {
+        "dataFrom": [{"find": {"path": "/backend/db", "name": {"regexp": "^DB_"}}}]}})"),
+      test::es_from_json(R"({"metadata": {"namespace": "a", "name": "find-elsewhere"}, "spec": {
+        "dataFrom": [{"find": {"path": "/frontend"}}]}})"),
+      test::es_from_json(R"({"metadata": {"namespace": "a", "name": "extract"}, "spec": {
+        "dataFrom": [{"extract": {"key": "/backend/db/ALL"}}]}})"),
+  };
+  const auto result = match_keys(objects, {}, {}, {"/backend/db"});
+  std::vector<std::string> got;
+  for (const auto& m : result.matches) {
+    got.push_back(m.object->ref.name + " " + m.field + " " + match_verdict_text(m));
+    CHECK(m.rule == "infisical-path");
+    CHECK(m.key == "/backend/db");
+  }
+  CHECK(got == std::vector<std::string>{
+                   "in-folder spec.data[0].remoteRef.key will-refresh (not synced yet)",
+                   "find-parent spec.dataFrom[0].find.path will-refresh (not synced yet)",
+                   "find-named spec.dataFrom[0].find.name.regexp possible (find filters a changed "
+                   "folder by name or tags)",
+                   "extract spec.dataFrom[0].extract.key will-refresh (not synced yet)",
+               });
+  // A key without a folder lies in the root folder.
+  const auto root = match_keys(objects, {}, {}, {"/"});
+  REQUIRE(root.matches.size() == 1);  // no find here reads the root folder
+  CHECK(root.matches[0].object->ref.name == "root-key");
+
+  // Entries whose store is another provider are left alone.
+  MatchScope scope;
+  StoreInfo akeyless{"akeyless", ""};
+  scope.stores = [&](const ExternalSecret&, const StoreRef&) { return &akeyless; };
+  CHECK(match_keys(objects, {}, scope, {"/backend/db"}).matches.empty());
+  StoreInfo infisical{"infisical", ""};
+  scope.stores = [&](const ExternalSecret&, const StoreRef&) { return &infisical; };
+  CHECK(match_keys(objects, {}, scope, {"/backend/db"}).matches.size() == 4);
+}
+
+}  // namespace eso
