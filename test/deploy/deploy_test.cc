@@ -219,6 +219,18 @@ TEST_CASE("helm lint passes for the default, namespaced and fully configured val
   }
 }
 
+TEST_CASE("the chart rejects an unknown scope and a misspelt serve value") {
+  const auto helm = helm_or_skip();
+  if (helm.empty()) return;
+  for (const auto& set : {"watch.scope=everything", "serve.workerz=8", "serve.logFormat=xml"}) {
+    CAPTURE(set);
+    const auto r = run_process({helm, "template", "r", kChart, "--set", set});
+    CHECK(r.exit_code != 0);
+  }
+  CHECK(documents(helm_template(helm, "r", "ns1", {"--set", "replicaCount=1"})).size() ==
+        documents(helm_template(helm, "r", "ns1")).size() - 1);  // no PodDisruptionBudget
+}
+
 TEST_CASE("the chart's RBAC is least privilege and never touches Secrets") {
   const auto helm = helm_or_skip();
   if (helm.empty()) return;
