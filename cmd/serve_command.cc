@@ -405,7 +405,12 @@ class ServeHandler final : public http::Handler {
     if (const std::string* authorization = head.header("authorization")) {
       if (http::authorized(*authorization, secrets.http)) return true;
     }
-    if (options_.api_key_header.empty() || secrets.api_key.empty()) return false;
+    if (secrets.api_key.empty()) return false;
+    if (!options_.api_key_query.empty()) {
+      const std::string key = query_value(head.target, options_.api_key_query);
+      if (!key.empty() && http::constant_time_equal(key, secrets.api_key)) return true;
+    }
+    if (options_.api_key_header.empty()) return false;
     std::string name = options_.api_key_header;
     std::transform(name.begin(), name.end(), name.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -488,6 +493,9 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& options) {
   cmd->add_option("--api-key-header", options.api_key_header,
                   "Also accept WEBHOOK_API_KEY (or the api-key file) in this header, e.g. "
                   "X-Api-Key for an EventBridge connection");
+  cmd->add_option("--api-key-query", options.api_key_query,
+                  "Also accept WEBHOOK_API_KEY in this query parameter, for senders that cannot "
+                  "set headers (Pub/Sub push); it is never logged");
   cmd->add_option("--signature-tolerance", options.signature_tolerance,
                   "How old a signed webhook's timestamp may be (Infisical)")
       ->capture_default_str();

@@ -27,9 +27,10 @@ struct ServeOptions {
   bool patch_children = false;
   int concurrency = 16;
   std::vector<std::string> event_types;
-  std::vector<std::string> key_paths;      ///< generic extractor for other JSON bodies
-  std::string cloudevents_key_path;        ///< CloudEvents: key in `data` instead of subject
-  std::string api_key_header;              ///< a header carrying WEBHOOK_API_KEY (EventBridge)
+  std::vector<std::string> key_paths;  ///< generic extractor for other JSON bodies
+  std::string cloudevents_key_path;    ///< CloudEvents: key in `data` instead of subject
+  std::string api_key_header;          ///< a header carrying WEBHOOK_API_KEY (EventBridge)
+  std::string api_key_query;  ///< a query parameter carrying WEBHOOK_API_KEY (Pub/Sub push)
   std::string signature_tolerance = "5m";  ///< signed senders' timestamp window
   std::string log_format = "text";
 };

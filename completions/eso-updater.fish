@@ -64,5 +64,6 @@ complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l event-type -x 
 complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l key-path -x -d 'Dotted path to the key in other JSON (repeatable)'
 complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l cloudevents-key-path -x -d 'Path to the key in a CloudEvent data'
 complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l api-key-header -x -d 'Header carrying WEBHOOK_API_KEY'
+complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l api-key-query -x -d 'Query parameter carrying WEBHOOK_API_KEY'
 complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l signature-tolerance -x -d 'Signed webhook timestamp window'
 complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l log-format -x -a 'text json' -d 'Log format'

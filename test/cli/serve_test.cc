@@ -385,13 +385,15 @@ TEST_CASE("serve reads CloudEvents in structured, batch and binary mode") {
 TEST_CASE("serve reads Google Pub/Sub pushes and ignores SECRET_ROTATE") {
   const auto ns = unique_namespace("serve-gcp");
   kubectl({"apply", "-f", "-"}, external_secret_yaml(ns, "db", {ns + "-gdb"}));
-  Server server({"-n", ns});
+  Server server({"-n", ns}, {"--api-key-query", "token"}, {"WEBHOOK_API_KEY=push-key"});
   const std::string add = event_fixture(
       R"({"message": {"attributes": {"eventType": "SECRET_VERSION_ADD",
           "secretId": "projects/p/secrets/{NS}-gdb", "dataFormat": "JSON_API_V1"},
           "data": "e30=", "messageId": "1"}, "subscription": "projects/p/subscriptions/s"})",
       ns);
-  const auto added = server.post("/webhook/gcp", add);
+  // Pub/Sub push sets no headers of ours: the key rides in the endpoint URL.
+  const auto added = server.request({"-H", "Content-Type: application/json", "--data-binary", add,
+                                     server.url("/webhook/gcp?token=push-key")});
   INFO(added.body);
   CHECK(added.status == 200);
   CHECK(patched_names(added) == std::vector<std::string>{ns + "/db"});
@@ -401,6 +403,10 @@ TEST_CASE("serve reads Google Pub/Sub pushes and ignores SECRET_ROTATE") {
   CHECK(rotated.status == 200);
   CHECK(patched_names(rotated).empty());
   CHECK(contains(rotated.body, "rotation is due"));
+  const auto wrong = server.request({"-H", "Content-Type: application/json", "--data-binary", add,
+                                     server.url("/webhook/gcp?token=push-kez")});
+  CHECK(wrong.status == 401);
+  CHECK_FALSE(contains(server.log(), "push-key"));
 }
 
 TEST_CASE("serve checks Doppler and Infisical signatures instead of HTTP credentials") {
