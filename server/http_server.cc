@@ -41,6 +41,8 @@ Result<int> bind_one(const std::string& address) {
   const int fd = ::socket(found->ai_family, found->ai_socktype | SOCK_CLOEXEC, 0);
   const int one = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  // [::]:8080 next to 0.0.0.0:8080 must not collide: each socket takes its own family only.
+  if (found->ai_family == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
   const int rc = fd < 0 ? -1 : ::bind(fd, found->ai_addr, found->ai_addrlen);
   ::freeaddrinfo(found);
   if (rc != 0 || ::listen(fd, 512) != 0) {

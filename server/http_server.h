@@ -46,7 +46,9 @@ class Handler {
 struct ServerOptions {
   std::vector<std::string> listen{"127.0.0.1:8080"};  ///< HOST:PORT, [V6]:PORT; port 0 picks one
   int workers = 4;
-  int queue = 64;  ///< connections waiting for a worker; beyond it: 503 and close
+  /// Connections waiting for a worker; beyond it: 503 and close. With one connection per busy
+  /// worker, at most `workers + queue` connections are open at once: the connection limit.
+  int queue = 64;
   Limits limits;
   std::chrono::milliseconds phase_timeout{10000};  ///< head, body and write, each absolute
   std::chrono::milliseconds idle_timeout{30000};   ///< keep-alive wait for the next request

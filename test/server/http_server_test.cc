@@ -50,12 +50,16 @@ struct RunningServer {
   std::thread thread;
   int port = 0;
 
-  explicit RunningServer(ServerOptions options, std::chrono::milliseconds drain = 2000ms) {
-    options.listen = {"127.0.0.1:0"};
+  std::vector<int> ports;
+
+  explicit RunningServer(ServerOptions options, std::chrono::milliseconds drain = 2000ms,
+                         std::vector<std::string> listen = {"127.0.0.1:0"}) {
+    options.listen = std::move(listen);
     server = std::make_unique<HttpServer>(options, handler);
-    auto ports = server->bind();
-    REQUIRE(ports.ok());
-    port = ports->front();
+    auto bound = server->bind();
+    REQUIRE_MESSAGE(bound.ok(), (bound.ok() ? "" : bound.error().message));
+    ports = *bound;
+    port = ports.front();
     thread = std::thread([this, drain] { server->serve(stop, drain); });
   }
   ~RunningServer() {
@@ -71,6 +75,21 @@ int connect_to(int port) {
   addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  return fd;
+}
+
+// Connects to [::1]:port; -1 when the connection is refused.
+int connect_to_v6(int port) {
+  const int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in6 addr{};
+  addr.sin6_family = AF_INET6;
+  addr.sin6_port = htons(static_cast<uint16_t>(port));
+  addr.sin6_addr = in6addr_loopback;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
   return fd;
 }
 
@@ -254,6 +273,44 @@ TEST_CASE("stop lets an in-flight request finish and refuses new connections") {
   CHECK(read_until_close(fd).find("200 OK") != std::string::npos);
   stopper.join();
   ::close(fd);
+}
+
+}  // namespace eso::http
+
+namespace eso::http {
+
+TEST_CASE("one server listens on IPv4 and IPv6 loopback, each on its own port 0") {
+  RunningServer running({}, 2000ms, {"127.0.0.1:0", "[::1]:0"});
+  REQUIRE(running.ports.size() == 2);
+  CHECK(running.ports[0] > 0);
+  CHECK(running.ports[1] > 0);
+  const int v6 = connect_to_v6(running.ports[1]);
+  REQUIRE(v6 >= 0);
+  send_all(v6, "POST /hook HTTP/1.1\r\nHost: [::1]\r\n" + kAuth +
+                   "Content-Length: 2\r\nConnection: close\r\n\r\nhi");
+  const std::string reply = read_until_close(v6);
+  ::close(v6);
+  CHECK(reply.rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(reply.find("got 2") != std::string::npos);
+  const int v4 = connect_to(running.ports[0]);
+  send_all(v4, "POST /hook HTTP/1.1\r\nHost: x\r\n" + kAuth +
+                   "Content-Length: 0\r\nConnection: close\r\n\r\n");
+  CHECK(read_until_close(v4).rfind("HTTP/1.1 200", 0) == 0);
+  ::close(v4);
+  CHECK(running.handler.handled == 2);
+}
+
+TEST_CASE("a listen address that cannot be bound is a clear error") {
+  TestHandler handler;
+  for (const char* address : {"127.0.0.1", "[::1]:notaport", "256.1.1.1:0", "203.0.113.7:0"}) {
+    CAPTURE(address);
+    ServerOptions options;
+    options.listen = {address};
+    HttpServer server(options, handler);
+    auto bound = server.bind();
+    REQUIRE_FALSE(bound.ok());
+    CHECK(bound.error().message.find(address) != std::string::npos);
+  }
 }
 
 }  // namespace eso::http
