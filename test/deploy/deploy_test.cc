@@ -522,6 +522,23 @@ TEST_CASE(
     CHECK_FALSE(annotation(get_object("externalsecret", ns, "db"), "force-sync").empty());
   }
 
+  SUBCASE("trigger -A patches a ClusterExternalSecret that reads the key") {
+    const std::string key = "/deploy/" + ns + "/shared";
+    kubectl({"apply", "-f", "-"},
+            fmt::format("apiVersion: external-secrets.io/v1\nkind: ClusterExternalSecret\n"
+                        "metadata: {{name: {}}}\nspec:\n  namespaceSelectors:\n"
+                        "  - matchLabels: {{eso-test: {}}}\n  externalSecretSpec:\n"
+                        "    secretStoreRef: {{name: global, kind: ClusterSecretStore}}\n"
+                        "    target: {{name: shared}}\n    data:\n    - secretKey: p\n"
+                        "      remoteRef: {{key: \"{}\"}}\n",
+                        ns, ns, key));
+    const auto r = pod.run({"trigger", "-A", "-k", key});
+    INFO(r.out, r.err);
+    CHECK(r.exit_code == 0);
+    const auto ces = get_object("clusterexternalsecret", "", ns);
+    CHECK_FALSE(annotation(ces, "external-secrets.io/force-sync").empty());
+  }
+
   SUBCASE("serve with the Deployment's arguments") {
     const auto args = container_args(documents(helm_template(helm, ns, ns)));
     const std::string creds = fs::path(write_temp_file("username", "hook")).parent_path();
