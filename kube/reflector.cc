@@ -1,5 +1,7 @@
 #include "kube/reflector.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <random>
 #include <thread>
@@ -34,6 +36,9 @@ bool Reflector::list(const std::atomic<bool>& stop) {
     ++lists_;
     if (version) {
       resource_version_ = std::move(*version);
+      // A list parses every object once and keeps a fraction: hand the freed pages back to
+      // the system rather than keep the parse's high-water mark as resident memory.
+      ::malloc_trim(0);
       synced_ = true;
       return true;
     }

@@ -1,6 +1,7 @@
 #include "core/key_index.h"
 
 #include <algorithm>
+#include <map>
 
 #include <doctest/doctest.h>
 
@@ -78,6 +79,68 @@ TEST_CASE("candidates never miss what match_keys selects, under any provider rul
       CHECK(found);
     }
     CHECK(candidates.size() <= 2);  // the find object, plus at most the one that matches
+  }
+}
+
+}  // namespace eso
+
+namespace eso {
+
+TEST_CASE("the index agrees with a plain list through random lists, changes and deletes") {
+  // A model (the objects as a map) against the index, over a fixed pseudo-random sequence.
+  std::map<ObjectRef, std::string> model;  // object → its one key
+  KeyIndex index;
+  uint64_t state = 0x9e3779b97f4a7c15ULL;
+  auto next = [&](uint64_t bound) {
+    state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+    return state % bound;
+  };
+  const std::vector<std::string> keys{"/a", "/b", "b", "/c/d", "prod/db", "x/y/"};
+  for (int step = 0; step < 1500; ++step) {
+    const std::string ns = "ns" + std::to_string(next(4));
+    const std::string name = "o" + std::to_string(next(40));
+    const std::string& key = keys[next(keys.size())];
+    switch (next(10)) {
+      case 0: {  // a re-list of one namespace
+        std::vector<ExternalSecret> listed;
+        std::erase_if(model, [&](const auto& kv) { return kv.first.namespace_name == ns; });
+        for (int i = 0; i < static_cast<int>(next(12)); ++i) {
+          const std::string n = "o" + std::to_string(i);
+          const std::string& k = keys[next(keys.size())];
+          listed.push_back(es(ns, n, k));
+          model[ObjectRef{"ExternalSecret", ns, n}] = k;
+        }
+        index.replace("ExternalSecret", ns, std::move(listed));
+        break;
+      }
+      case 1:
+      case 2:
+        index.remove(ObjectRef{"ExternalSecret", ns, name});
+        model.erase(ObjectRef{"ExternalSecret", ns, name});
+        break;
+      default:
+        index.upsert(es(ns, name, key));
+        model[ObjectRef{"ExternalSecret", ns, name}] = key;
+    }
+    if (step % 50 != 0) continue;
+    REQUIRE(index.size() == model.size());
+    REQUIRE(index.all().size() == model.size());
+    for (const auto& k : keys) {
+      CAPTURE(step);
+      CAPTURE(k);
+      std::vector<std::string> want;
+      std::vector<ExternalSecret> everything = index.all();
+      for (const auto& m : match_keys(everything, {k}).matches) {
+        want.push_back(m.object->ref.namespace_name + "/" + m.object->ref.name);
+      }
+      std::sort(want.begin(), want.end());
+      const auto got = names(index.candidates({k}));
+      CHECK(std::includes(got.begin(), got.end(), want.begin(), want.end()));
+      for (const auto& g : got) {  // never an object that is gone
+        const auto slash = g.find('/');
+        CHECK(model.count(ObjectRef{"ExternalSecret", g.substr(0, slash), g.substr(slash + 1)}));
+      }
+    }
   }
 }
 
