@@ -464,6 +464,10 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& options) {
   cmd->add_option("--workers", options.workers, "Worker threads")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
+  cmd->add_option("--max-connections", options.max_connections,
+                  "Open connections at most; the longest-idle one makes room, else 503")
+      ->check(CLI::Range(2, 1 << 20))
+      ->capture_default_str();
   cmd->add_option("--queue", options.queue, "Connections waiting for a worker before 503")
       ->check(CLI::Range(1, 65536))
       ->capture_default_str();
@@ -578,6 +582,7 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
   server_options.listen = options.listen;
   server_options.workers = options.workers;
   server_options.queue = options.queue;
+  server_options.max_connections = options.max_connections;
   server_options.limits.max_body_bytes = options.max_body;
   server_options.phase_timeout = *phase;
   http::HttpServer server(server_options, handler);

@@ -18,6 +18,7 @@ struct ServeOptions {
   bool no_index = false;
   int workers = 4;
   int queue = 64;
+  int max_connections = 1024;
   size_t max_body = 1 << 20;
   std::string phase_timeout = "10s";
   std::string drain_timeout = "20s";

@@ -56,6 +56,7 @@ complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l insecure-no-au
 complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l metrics-auth -d 'Require credentials on /metrics too'
 complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l no-index -d 'LIST ExternalSecrets per event instead of watching'
 complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l workers -x -d 'Worker threads'
+complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l max-connections -x -d 'Open connections at most'
 complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l queue -x -d 'Connections waiting for a worker before 503'
 complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l max-body -x -d 'Largest request body in bytes'
 complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l phase-timeout -x -d 'Deadline for each of head, body, write'

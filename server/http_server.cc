@@ -1,6 +1,7 @@
 #include "server/http_server.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -98,11 +99,6 @@ void HttpServer::reject(Stream& stream, const RequestHead* head, int status,
 
 // One request on a connection: head → admit → (100 Continue) → body → handle → write.
 // Returns true when the connection may carry another request.
-bool HttpServer::others_waiting() {
-  std::lock_guard lock(mu_);
-  return !queue_.empty() || closing_;
-}
-
 bool HttpServer::serve_request(Stream& stream, std::string& buffer, bool first, bool last) {
   const auto started = Clock::now();
   // Wait for the first byte (idle on keep-alive), then the whole head within one phase.
@@ -176,8 +172,12 @@ bool HttpServer::serve_request(Stream& stream, std::string& buffer, bool first, 
   }
 
   const Response response = handler_.handle(request);
-  // A worker serves one connection at a time: hand it over when others wait, or at the cap.
-  const bool keep = head.keep_alive && !last && !others_waiting();
+  bool stopping = false;
+  {
+    std::lock_guard lock(mu_);
+    stopping = stopping_;
+  }
+  const bool keep = head.keep_alive && !last && !stopping;
   const bool written = stream.write_all(format_response(response.status, response.content_type,
                                                         response.body, response.headers, !keep),
                                         Clock::now() + options_.phase_timeout);
@@ -186,76 +186,165 @@ bool HttpServer::serve_request(Stream& stream, std::string& buffer, bool first, 
   return written && keep;
 }
 
-void HttpServer::serve_connection(Stream& stream) {
-  std::string buffer;
+bool HttpServer::serve_connection(Connection& c) {
+  SocketStream stream(c.fd);
   const int cap = std::max(options_.max_requests_per_connection, 1);
-  for (int n = 0; n < cap; ++n) {
-    if (!serve_request(stream, buffer, n == 0, n + 1 == cap)) return;
-  }
+  // Serve what the connection has already sent; wait for more only in the accept thread.
+  do {
+    const bool first = c.served == 0;
+    ++c.served;
+    if (!serve_request(stream, c.buffer, first, c.served >= cap)) return false;
+  } while (!c.buffer.empty());
+  stream.release();
+  return true;
 }
 
 void HttpServer::worker() {
   for (;;) {
-    int fd = -1;
+    Connection c;
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
       if (queue_.empty()) return;  // closing, and nothing left to serve
-      fd = queue_.front();
+      c = std::move(queue_.front());
       queue_.pop_front();
-      active_.push_back(fd);
+      active_.push_back(c.fd);
     }
     ++busy_;
+    const int fd = c.fd;
+    const bool keep = serve_connection(c);
     {
-      SocketStream stream(fd);
-      serve_connection(stream);
       std::lock_guard lock(mu_);
       active_.erase(std::find(active_.begin(), active_.end(), fd));
+      if (keep && !stopping_) {
+        c.idle_until = Clock::now() + options_.idle_timeout;
+        idle_.push_back(std::move(c));
+      } else if (keep) {
+        ::close(fd);
+      }
     }
     --busy_;
+    if (keep) wake();
   }
 }
 
+void HttpServer::wake() {
+  const char byte = 1;
+  [[maybe_unused]] const auto n = ::write(wake_write_, &byte, 1);
+}
+
+void HttpServer::busy(int fd) {
+  SocketStream stream(fd);
+  const Response r = plain_error(503, "server busy; retry");
+  stream.write_all(format_response(503, r.content_type, r.body, {{"Retry-After", "1"}}, true),
+                   Clock::now() + std::chrono::milliseconds(200));
+  handler_.answered(RequestHead{}, 503, {});
+}
+
+void HttpServer::accept_from(int listener) {
+  const int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+  if (fd < 0) return;
+  std::unique_lock lock(mu_);
+  const size_t open = queue_.size() + idle_.size() + active_.size();
+  if (queue_.size() >= static_cast<size_t>(options_.queue) ||
+      (open >= static_cast<size_t>(options_.max_connections) && idle_.empty())) {
+    lock.unlock();
+    busy(fd);
+    return;
+  }
+  if (open >= static_cast<size_t>(options_.max_connections)) {
+    ::close(idle_.front().fd);  // make room: the longest-idle connection goes
+    idle_.pop_front();
+  }
+  // Until it sends its first byte, a new connection waits like an idle one, within one phase.
+  Connection c;
+  c.fd = fd;
+  c.idle_until = Clock::now() + options_.phase_timeout;
+  idle_.push_back(std::move(c));
+}
+
 void HttpServer::serve(const std::atomic<bool>& stop, std::chrono::milliseconds drain) {
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC | O_NONBLOCK) == 0) {
+    wake_read_ = pipe_fds[0];
+    wake_write_ = pipe_fds[1];
+  }
   for (int i = 0; i < std::max(options_.workers, 1); ++i)
     workers_.emplace_back([this] { worker(); });
   std::vector<pollfd> fds;
-  for (int fd : listeners_) fds.push_back(pollfd{fd, POLLIN, 0});
   while (!stop.load()) {
-    if (::poll(fds.data(), fds.size(), 200) <= 0) continue;
-    for (const auto& p : fds) {
-      if ((p.revents & POLLIN) == 0) continue;
-      const int fd = ::accept4(p.fd, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd < 0) continue;
-      std::unique_lock lock(mu_);
-      if (queue_.size() >= static_cast<size_t>(options_.queue)) {
-        lock.unlock();
-        SocketStream busy(fd);
-        const Response r = plain_error(503, "server busy; retry");
-        busy.write_all(format_response(503, r.content_type, r.body, {{"Retry-After", "1"}}, true),
-                       Clock::now() + std::chrono::milliseconds(200));
-        handler_.answered(RequestHead{}, 503, {});
-        continue;
+    // Listeners, the wake pipe, then every idle connection in the order of idle_.
+    fds.clear();
+    for (int fd : listeners_) fds.push_back(pollfd{fd, POLLIN, 0});
+    fds.push_back(pollfd{wake_read_, POLLIN, 0});
+    const size_t first_idle = fds.size();
+    auto timeout = std::chrono::milliseconds(200);
+    {
+      std::lock_guard lock(mu_);
+      const auto now = Clock::now();
+      for (const auto& c : idle_) {
+        fds.push_back(pollfd{c.fd, POLLIN, 0});
+        timeout = std::min(
+            timeout,
+            std::max(std::chrono::duration_cast<std::chrono::milliseconds>(c.idle_until - now),
+                     std::chrono::milliseconds(0)));
       }
-      queue_.push_back(fd);
-      cv_.notify_one();
+    }
+    const int ready = ::poll(fds.data(), fds.size(), static_cast<int>(timeout.count()) + 1);
+    if (ready < 0 && errno != EINTR) continue;
+    if (fds[first_idle - 1].revents & POLLIN) {
+      char drained[64];
+      while (::read(wake_read_, drained, sizeof drained) > 0) {
+      }
+    }
+    {
+      // Readable idle connections go to the workers; expired ones are closed. Connections
+      // parked since the poll started are after the polled ones and wait for the next round.
+      std::lock_guard lock(mu_);
+      const auto now = Clock::now();
+      const size_t polled = fds.size() - first_idle;
+      std::deque<Connection> still_idle;
+      for (size_t i = 0; i < idle_.size(); ++i) {
+        Connection& c = idle_[i];
+        const short events = i < polled ? fds[first_idle + i].revents : 0;
+        if (events != 0) {
+          if (queue_.size() >= static_cast<size_t>(options_.queue)) {
+            ::shutdown(c.fd, SHUT_RDWR);  // no worker will come in time; the client retries
+            ::close(c.fd);
+            continue;
+          }
+          queue_.push_back(std::move(c));
+          cv_.notify_one();
+        } else if (now >= c.idle_until) {
+          ::close(c.fd);
+        } else {
+          still_idle.push_back(std::move(c));
+        }
+      }
+      idle_ = std::move(still_idle);
+    }
+    for (size_t i = 0; i + 1 < first_idle; ++i) {
+      if (fds[i].revents & POLLIN) accept_from(fds[i].fd);
     }
   }
-  // Stop accepting (new connections are refused), then drain what was accepted.
+  // Stop accepting (new connections are refused), close the idle ones, then drain.
   for (int fd : listeners_) ::close(fd);
   listeners_.clear();
   const auto until = Clock::now() + drain;
-  while (Clock::now() < until) {
+  for (;;) {
     {
       std::lock_guard lock(mu_);
-      if (queue_.empty() && busy_.load() == 0) break;
+      stopping_ = true;
+      for (auto& c : idle_) ::close(c.fd);
+      idle_.clear();
+      if ((queue_.empty() && busy_.load() == 0) || Clock::now() >= until) break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   {
     std::lock_guard lock(mu_);
     closing_ = true;
-    for (int fd : queue_) ::close(fd);
+    for (auto& c : queue_) ::close(c.fd);
     queue_.clear();
     // Past the drain window: cut what is still open, so every worker returns promptly.
     for (int fd : active_) ::shutdown(fd, SHUT_RDWR);
@@ -263,6 +352,13 @@ void HttpServer::serve(const std::atomic<bool>& stop, std::chrono::milliseconds 
   cv_.notify_all();
   for (auto& t : workers_) t.join();
   workers_.clear();
+  {
+    std::lock_guard lock(mu_);
+    for (auto& c : idle_) ::close(c.fd);
+    idle_.clear();
+  }
+  ::close(wake_read_);
+  ::close(wake_write_);
 }
 
 }  // namespace eso::http

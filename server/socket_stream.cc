@@ -8,7 +8,9 @@
 
 namespace eso::http {
 
-SocketStream::~SocketStream() { ::close(fd_); }
+SocketStream::~SocketStream() {
+  if (fd_ >= 0) ::close(fd_);
+}
 
 bool SocketStream::wait(short events, Deadline deadline) {
   for (;;) {

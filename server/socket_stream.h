@@ -33,6 +33,8 @@ class SocketStream final : public Stream {
 
   ReadEnd read_some(std::string& into, size_t max, Deadline deadline) override;
   bool write_all(std::string_view data, Deadline deadline) override;
+  /// Gives the socket up without closing it (it lives on, parked, for the next request).
+  void release() { fd_ = -1; }
 
  private:
   bool wait(short events, Deadline deadline);

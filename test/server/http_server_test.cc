@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <thread>
+#include <vector>
 
 #include <doctest/doctest.h>
 
@@ -311,6 +312,104 @@ TEST_CASE("a listen address that cannot be bound is a clear error") {
     REQUIRE_FALSE(bound.ok());
     CHECK(bound.error().message.find(address) != std::string::npos);
   }
+}
+
+}  // namespace eso::http
+
+namespace eso::http {
+namespace {
+
+const std::string kKeepAlive =
+    "POST /hook HTTP/1.1\r\nHost: h\r\n" + kAuth + "Content-Length: 1\r\n\r\nx";
+
+// Reads one response (headers and its Content-Length body) without waiting for a close.
+std::string read_response(int fd, std::chrono::milliseconds limit = 5000ms) {
+  std::string out;
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    const auto end = out.find("\r\n\r\n");
+    if (end != std::string::npos) {
+      const auto cl = out.find("Content-Length: ");
+      const size_t body = cl == std::string::npos ? 0 : std::stoul(out.substr(cl + 16));
+      if (out.size() >= end + 4 + body) return out;
+    }
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    char buf[4096];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("idle keep-alive connections do not hold workers") {
+  ServerOptions options;
+  options.workers = 2;
+  RunningServer s(options);
+  std::vector<int> idle;
+  for (int i = 0; i < 6; ++i) {  // three times the workers, each served once, then silent
+    idle.push_back(connect_to(s.port));
+    send_all(idle.back(), kKeepAlive);
+    CHECK(read_response(idle.back()).rfind("HTTP/1.1 200", 0) == 0);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const int fresh = connect_to(s.port);
+  send_all(fresh, kKeepAlive);
+  CHECK(read_response(fresh).rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(std::chrono::steady_clock::now() - start < 2000ms);
+  // And an idle one, spoken to again, is served again on the same connection.
+  send_all(idle.front(), kKeepAlive);
+  CHECK(read_response(idle.front()).rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(s.handler.handled == 8);
+  for (int fd : idle) ::close(fd);
+  ::close(fresh);
+}
+
+TEST_CASE("past max_connections the longest-idle connection makes room") {
+  ServerOptions options;
+  options.max_connections = 2;
+  RunningServer s(options);
+  const int oldest = connect_to(s.port);
+  send_all(oldest, kKeepAlive);
+  REQUIRE(read_response(oldest).rfind("HTTP/1.1 200", 0) == 0);
+  std::this_thread::sleep_for(50ms);
+  const int newer = connect_to(s.port);
+  send_all(newer, kKeepAlive);
+  REQUIRE(read_response(newer).rfind("HTTP/1.1 200", 0) == 0);
+  const int third = connect_to(s.port);
+  send_all(third, kKeepAlive);
+  CHECK(read_response(third).rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(read_until_close(oldest, 2000ms).empty());  // closed by the server, nothing sent
+  send_all(newer, kKeepAlive);
+  CHECK(read_response(newer).rfind("HTTP/1.1 200", 0) == 0);
+  ::close(oldest);
+  ::close(newer);
+  ::close(third);
+}
+
+TEST_CASE("stop closes idle connections at once and answers in-flight requests with close") {
+  auto s = std::make_unique<RunningServer>(ServerOptions{}, 10000ms);
+  const int idle = connect_to(s->port);
+  send_all(idle, kKeepAlive);
+  REQUIRE(read_response(idle).rfind("HTTP/1.1 200", 0) == 0);
+  s->handler.delay_ms = 800;
+  const int busy = connect_to(s->port);
+  send_all(busy, kKeepAlive);  // keep-alive asked for, but the server is stopping
+  std::this_thread::sleep_for(200ms);
+  const auto start = std::chrono::steady_clock::now();
+  std::thread stopper([&] { s.reset(); });
+  const std::string reply = read_until_close(busy);
+  CHECK(reply.rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(reply.find("Connection: close") != std::string::npos);
+  CHECK(read_until_close(idle, 2000ms).empty());
+  stopper.join();
+  // Well inside the 10 s drain window: nothing waited for the idle client.
+  CHECK(std::chrono::steady_clock::now() - start < 3000ms);
+  ::close(idle);
+  ::close(busy);
 }
 
 }  // namespace eso::http

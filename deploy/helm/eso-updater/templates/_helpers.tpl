@@ -81,7 +81,7 @@ flags work after the command), then one entry per serve value that is set.
 - {{ $flag }}
 {{- end }}
 {{- end }}
-{{- range $flag, $key := dict "--workers" "workers" "--queue" "queue" "--max-body" "maxBody" "--concurrency" "concurrency" "--phase-timeout" "phaseTimeout" "--drain-timeout" "drainTimeout" "--annotation" "annotation" "--cloudevents-key-path" "cloudeventsKeyPath" "--api-key-header" "apiKeyHeader" "--api-key-query" "apiKeyQuery" "--signature-tolerance" "signatureTolerance" "--log-format" "logFormat" }}
+{{- range $flag, $key := dict "--workers" "workers" "--queue" "queue" "--max-connections" "maxConnections" "--max-body" "maxBody" "--concurrency" "concurrency" "--phase-timeout" "phaseTimeout" "--drain-timeout" "drainTimeout" "--annotation" "annotation" "--cloudevents-key-path" "cloudeventsKeyPath" "--api-key-header" "apiKeyHeader" "--api-key-query" "apiKeyQuery" "--signature-tolerance" "signatureTolerance" "--log-format" "logFormat" }}
 {{- $v := index $s $key }}
 {{- if and (not (kindIs "invalid" $v)) (ne (toString $v) "") }}
 - {{ $flag }}={{ $v }}
