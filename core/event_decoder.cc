@@ -7,6 +7,7 @@
 #include <array>
 #include <cctype>
 #include <charconv>
+#include <unordered_set>
 
 #include <fmt/format.h>
 #include <rapidjson/document.h>
@@ -41,11 +42,9 @@ Error unauthorized(std::string message) {
   return Error{ErrorCode::kUnauthorized, std::move(message)};
 }
 
-void add_key(DecodedEvents& out, std::string key) {
-  if (std::find(out.keys.begin(), out.keys.end(), key) == out.keys.end()) {
-    out.keys.push_back(std::move(key));
-  }
-}
+// Keys are de-duplicated once, in finish(): a linear search per key would make a body of
+// 100,000 keys take seconds.
+void add_key(DecodedEvents& out, std::string key) { out.keys.push_back(std::move(key)); }
 
 // A type is acted on when listed by --event-type, else when among the source's defaults; an
 // empty default list means every type.
@@ -464,6 +463,14 @@ void aws_event(const Json& e, const Ctx& ctx, DecodedEvents& out) {
   } else {
     const Json* params = json_member(detail, "requestParameters");
     key = params != nullptr ? string_ci(*params, "secretId") : "";
+    const Json* stages = params != nullptr ? member_ci(*params, "versionStages") : nullptr;
+    if (type == "PutSecretValue" && stages != nullptr && stages->IsArray() &&
+        std::none_of(stages->Begin(), stages->End(), [](const Json& v) {
+          return v.IsString() && std::string_view(v.GetString()) == "AWSCURRENT";
+        })) {
+      out.ignored.push_back({type, "the new value is not staged AWSCURRENT"});
+      return;
+    }
     if (type == "UpdateSecretVersionStage" && params != nullptr &&
         (string_ci(*params, "versionStage") != "AWSCURRENT" ||
          member_ci(*params, "moveToVersionId") == nullptr)) {
@@ -517,6 +524,8 @@ Status decode_gcp(const Json& doc, const Ctx& ctx, DecodedEvents& out) {
     rapidjson::Document secret;
     if (data) secret.Parse<rapidjson::kParseIterativeFlag>(data->data(), data->size());
     if (data && !secret.HasParseError()) key = json_string(secret, "name");
+    // For SECRET_VERSION_ADD the data is the SecretVersion: projects/P/secrets/S/versions/N.
+    if (const auto at = key.find("/versions/"); at != std::string::npos) key.resize(at);
   }
   if (key.empty()) {
     out.ignored.push_back({type, "no attributes.secretId or secret name in data"});
@@ -605,7 +614,8 @@ Status decode_infisical(const Json& doc, const Ctx& ctx, DecodedEvents& out) {
 Status verify_infisical(const Ctx& ctx, const std::string& secret) {
   const std::string* header = ctx.header("x-infisical-signature");
   if (header == nullptr) return unauthorized("missing x-infisical-signature");
-  // t=<milliseconds>;<hex HMAC-SHA256 of the body>
+  // t=<milliseconds>;<hex HMAC-SHA256 of the body>. The HMAC covers the body only, so the age
+  // that counts is the body's own (signed) `timestamp`, which `t` must repeat.
   const std::string_view value = *header;
   const auto semicolon = value.find(';');
   if (value.rfind("t=", 0) != 0 || semicolon == std::string_view::npos) {
@@ -618,6 +628,16 @@ Status verify_infisical(const Ctx& ctx, const std::string& secret) {
   if (ec != std::errc() || end != last || first == last) {
     return unauthorized("x-infisical-signature has no valid timestamp");
   }
+  if (!http::constant_time_equal(value.substr(semicolon + 1),
+                                 hmac_sha256_hex(secret, ctx.request.body))) {
+    return unauthorized("x-infisical-signature does not match the body");
+  }
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseIterativeFlag>(ctx.request.body.data(), ctx.request.body.size());
+  const Json* stamp = doc.HasParseError() ? nullptr : json_member(doc, "timestamp");
+  if (stamp == nullptr || !stamp->IsInt64() || stamp->GetInt64() != millis) {
+    return unauthorized("the body's timestamp is missing or differs from x-infisical-signature");
+  }
   const int64_t now =
       std::chrono::duration_cast<std::chrono::milliseconds>(ctx.request.now.time_since_epoch())
           .count();
@@ -627,10 +647,6 @@ Status verify_infisical(const Ctx& ctx, const std::string& secret) {
   if (millis < now - tolerance || millis > now + tolerance) {
     return unauthorized(fmt::format("x-infisical-signature is stale (more than {} s from now)",
                                     ctx.options.signature_tolerance.count()));
-  }
-  if (!http::constant_time_equal(value.substr(semicolon + 1),
-                                 hmac_sha256_hex(secret, ctx.request.body))) {
-    return unauthorized("x-infisical-signature does not match the body");
   }
   return ok_status();
 }
@@ -709,6 +725,16 @@ Result<DecodedEvents> finish(DecodedEvents out, const Ctx& ctx) {
     return invalid(fmt::format("{} events in one body; at most {} are accepted", out.events,
                                ctx.options.max_events));
   }
+  std::unordered_set<std::string_view> seen;
+  std::vector<std::string> keys;
+  for (const auto& k : out.keys) {
+    if (seen.insert(k).second) keys.push_back(k);
+  }
+  if (keys.size() > ctx.options.max_keys) {
+    return invalid(fmt::format("{} distinct keys in one body; at most {} are accepted", keys.size(),
+                               ctx.options.max_keys));
+  }
+  out.keys = std::move(keys);
   return out;
 }
 

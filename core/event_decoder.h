@@ -49,6 +49,7 @@ struct DecodeOptions {
   /// a type are acted on.
   std::vector<std::string> event_types;
   size_t max_events = 10000;  ///< a body with more events is rejected
+  size_t max_keys = 10000;    ///< a body naming more distinct keys is rejected
   /// Dotted paths to the key in bodies no decoder recognises (`detail.name`, `items[].path`);
   /// with any set, such bodies are read by the `generic` decoder.
   std::vector<std::string> key_paths;

@@ -385,41 +385,79 @@ TEST_CASE("Doppler signatures are checked over the raw body") {
 }
 
 TEST_CASE("Infisical signatures carry a timestamp that must be fresh") {
+  // The fixture's body says "timestamp": 1793610845000; the HMAC covers the body only.
   const std::string body = fixture("infisical.json");
-  const auto now = std::chrono::system_clock::time_point(std::chrono::milliseconds(1793610845000));
+  const auto sent = std::chrono::system_clock::time_point(std::chrono::milliseconds(1793610845000));
   const std::string mac = hmac_sha256_hex("infisical-key", body);
-  auto request = [&](const std::string& header) {
+  auto request = [&](const std::string& header, std::chrono::system_clock::time_point now) {
     auto r = std::make_unique<FakeRequest>(
         body, std::map<std::string, std::string>{{"x-infisical-signature", header}});
     r->request.signing_secrets["infisical"] = "infisical-key";
     r->request.now = now;
     return r;
   };
-  auto fresh = request("t=1793610845000;" + mac);
+  const std::string good = "t=1793610845000;" + mac;
+  auto fresh = request(good, sent);
   auto r = decode_events(fresh->request, "infisical");
   REQUIRE(r.ok());
   CHECK(r->paths == std::vector<std::string>{"/backend/db"});
+  CHECK(decode_events(request(good, sent + std::chrono::seconds(245))->request, "").ok());
 
-  auto slightly_old = request("t=1793610600000;" + mac);  // 245 s: inside 5 minutes
-  CHECK(decode_events(slightly_old->request, "").ok());
-
-  const std::pair<const char*, std::string> bad[] = {
-      {"stale", "t=1793610000000;" + mac},
-      {"from the future", "t=1793611845000;" + mac},
-      {"wrong mac", "t=1793610845000;" + hmac_sha256_hex("other", body)},
-      {"no timestamp", mac},
-      {"junk timestamp", "t=17936x0845000;" + mac},
-      {"empty timestamp", "t=;" + mac},
-      {"overflowing timestamp", "t=99999999999999999999999;" + mac},
+  const struct {
+    const char* name;
+    std::string header;
+    std::chrono::system_clock::time_point now;
+    const char* why;
+  } bad[] = {
+      {"stale", good, sent + std::chrono::minutes(10), "stale"},
+      {"from the future", good, sent - std::chrono::minutes(10), "stale"},
+      // A replay with a fresh t: the signed body still says when it was sent.
+      {"replayed with a new t", "t=1793611445000;" + mac, sent + std::chrono::minutes(10),
+       "differs"},
+      {"wrong mac", "t=1793610845000;" + hmac_sha256_hex("other", body), sent, "does not match"},
+      {"no timestamp", mac, sent, "t=<ms>"},
+      {"junk timestamp", "t=17936x0845000;" + mac, sent, "no valid timestamp"},
+      {"empty timestamp", "t=;" + mac, sent, "no valid timestamp"},
+      {"overflowing timestamp", "t=99999999999999999999999;" + mac, sent, "no valid timestamp"},
   };
-  for (const auto& [name, header] : bad) {
-    CAPTURE(name);
-    auto rejected = decode_events(request(header)->request, "infisical");
+  for (const auto& b : bad) {
+    CAPTURE(b.name);
+    auto rejected = decode_events(request(b.header, b.now)->request, "infisical");
     REQUIRE_FALSE(rejected.ok());
     CHECK(rejected.error().code == ErrorCode::kUnauthorized);
+    CHECK(rejected.error().message.find(b.why) != std::string::npos);
   }
-  auto stale = decode_events(request("t=1793610000000;" + mac)->request, "infisical");
-  CHECK(stale.error().message.find("stale") != std::string::npos);
+}
+
+TEST_CASE("keys are de-duplicated in linear time and capped per body") {
+  std::string body = R"({"keys": [)";
+  for (int i = 0; i < 60000; ++i) body += (i ? ",\"/k" : "\"/k") + std::to_string(i % 30000) + "\"";
+  body += "]}";
+  DecodeOptions options;
+  options.max_keys = 40000;
+  const auto start = std::chrono::steady_clock::now();
+  auto r = decode_events(body, "", options);
+  REQUIRE(r.ok());
+  CHECK(r->keys.size() == 30000);
+  CHECK(r->keys.front() == "/k0");
+  CHECK(r->keys.back() == "/k29999");
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+  options.max_keys = 1000;
+  auto capped = decode_events(body, "", options);
+  REQUIRE_FALSE(capped.ok());
+  CHECK(capped.error().message.find("30000 distinct keys") != std::string::npos);
+}
+
+TEST_CASE("AWS: a PutSecretValue staged elsewhere than AWSCURRENT changes nothing ESO reads") {
+  auto r = decode_events(
+      R"({"detail-type": "AWS API Call via CloudTrail", "source": "aws.secretsmanager",
+          "detail": {"eventSource": "secretsmanager.amazonaws.com", "eventName": "PutSecretValue",
+          "requestParameters": {"secretId": "prod/db", "versionStages": ["AWSPENDING"]}}})",
+      "");
+  REQUIRE(r.ok());
+  CHECK(r->keys.empty());
+  REQUIRE(r->ignored.size() == 1);
+  CHECK(r->ignored[0].reason.find("AWSCURRENT") != std::string::npos);
 }
 
 TEST_CASE("Infisical folders are normalised") {
