@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cctype>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -134,7 +135,10 @@ class Metrics {
   void events(const DecodedEvents& decoded) {
     std::lock_guard lock(mu_);
     for (const auto& [type, n] : decoded.types) {
-      events_[{decoded.source, type.empty() ? "untyped" : type}] += n;
+      // Senders choose the types: escaped for the text format, and a bounded set of series.
+      std::pair<std::string, std::string> key{decoded.source, type.empty() ? "untyped" : type};
+      if (events_.size() >= kMaxTypeSeries && events_.count(key) == 0) key.second = "other";
+      events_[key] += n;
     }
   }
 
@@ -169,7 +173,7 @@ class Metrics {
     out += "# TYPE eso_updater_events_by_type_total counter\n";
     for (const auto& [key, n] : events_) {
       out += fmt::format("eso_updater_events_by_type_total{{source=\"{}\",type=\"{}\"}} {}\n",
-                         key.first, key.second, n);
+                         key.first, label_value(key.second), n);
     }
     out += "# TYPE eso_updater_patches_total counter\n";
     for (const auto& [result, n] : patches_) {
@@ -210,6 +214,22 @@ class Metrics {
   }
 
  private:
+  static constexpr size_t kMaxTypeSeries = 200;
+
+  // Prometheus text format: backslash, double quote and newline escaped in label values.
+  static std::string label_value(const std::string& v) {
+    std::string out;
+    for (char c : v) {
+      if (c == '\n') {
+        out += "\\n";
+        continue;
+      }
+      if (c == '\\' || c == '"') out += '\\';
+      out += c;
+    }
+    return out;
+  }
+
   static constexpr std::array<double, 10> kBuckets{0.001, 0.0025, 0.005, 0.01, 0.025,
                                                    0.05,  0.1,    0.25,  1,    5};
   std::mutex mu_;
@@ -272,8 +292,26 @@ std::string route_of(const std::string& target) {
   return path;
 }
 
-// The value of `name` in the target's query string ("" when absent), undecoded: store names
-// are DNS labels.
+// %XX escapes and '+' decoded; a malformed escape is kept as written.
+std::string percent_decoded(std::string_view text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '+') {
+      out += ' ';
+    } else if (c == '%' && i + 2 < text.size() &&
+               std::isxdigit(static_cast<unsigned char>(text[i + 1])) != 0 &&
+               std::isxdigit(static_cast<unsigned char>(text[i + 2])) != 0) {
+      out += static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// The value of `name` in the target's query string, percent-decoded ("" when absent).
 std::string query_value(const std::string& target, std::string_view name) {
   const auto q = target.find('?');
   if (q == std::string::npos) return "";
@@ -283,7 +321,7 @@ std::string query_value(const std::string& target, std::string_view name) {
     const std::string_view pair = rest.substr(0, amp);
     const auto eq = pair.find('=');
     if (pair.substr(0, eq) == name && eq != std::string_view::npos) {
-      return std::string(pair.substr(eq + 1));
+      return percent_decoded(pair.substr(eq + 1));
     }
     if (amp == std::string_view::npos) break;
     rest.remove_prefix(amp + 1);
@@ -320,7 +358,7 @@ class ServeHandler final : public http::Handler {
     const bool needs_auth = route == "/webhook" || (route == "/metrics" && options_.metrics_auth);
     if (needs_auth && !options_.insecure_no_auth) {
       const auto secrets = credentials_.current();
-      if (!signed_route(head.target, secrets) && !authorized(head, secrets)) {
+      if (!authenticated(head, secrets)) {
         ++metrics_.auth_failures;
         http::Response r = json(401, "missing or wrong credentials");
         r.headers.emplace_back("WWW-Authenticate", secrets.http.basic()
@@ -353,7 +391,16 @@ class ServeHandler final : public http::Handler {
     EventRequest event;
     event.body = request.body;
     event.header = [&](std::string_view name) { return request.head.header(name); };
-    if (!options_.insecure_no_auth) event.signing_secrets = credentials_.current().signing;
+    if (!options_.insecure_no_auth) {
+      // One snapshot decides both: admit() may have let the request in on its route's
+      // signature alone, and a secret removed since must not leave it unchecked.
+      const auto secrets = credentials_.current();
+      if (!authenticated(request.head, secrets)) {
+        ++metrics_.auth_failures;
+        return json(401, "missing or wrong credentials");
+      }
+      event.signing_secrets = secrets.signing;
+    }
     const WebhookResponse r =
         service_.handle(event, source, query_value(request.head.target, "store"));
     if (r.status == 401) ++metrics_.auth_failures;
@@ -399,6 +446,13 @@ class ServeHandler final : public http::Handler {
     if (path.rfind("/webhook/", 0) != 0) return false;
     const auto secret = secrets.signing.find(std::string_view(path).substr(9));
     return secret != secrets.signing.end() && !secret->second.empty();
+  }
+
+  // A verified client certificate, a route whose sender signs (checked on the body), or the
+  // HTTP credentials.
+  bool authenticated(const http::RequestHead& head, const WebhookSecrets& secrets) const {
+    const bool by_certificate = !options_.tls_client_ca.empty() && !head.peer_certificate.empty();
+    return by_certificate || signed_route(head.target, secrets) || authorized(head, secrets);
   }
 
   bool authorized(const http::RequestHead& head, const WebhookSecrets& secrets) const {
@@ -497,6 +551,12 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& options) {
   cmd->add_option("--api-key-header", options.api_key_header,
                   "Also accept WEBHOOK_API_KEY (or the api-key file) in this header, e.g. "
                   "X-Api-Key for an EventBridge connection");
+  cmd->add_option("--tls-cert", options.tls_cert,
+                  "Serve HTTPS with this PEM certificate chain (re-read when it changes)");
+  cmd->add_option("--tls-key", options.tls_key, "The PEM key of --tls-cert");
+  cmd->add_option("--tls-client-ca", options.tls_client_ca,
+                  "Ask for client certificates; one that verifies against these PEM CAs "
+                  "authenticates webhooks");
   cmd->add_option("--api-key-query", options.api_key_query,
                   "Also accept WEBHOOK_API_KEY in this query parameter, for senders that cannot "
                   "set headers (Pub/Sub push); it is never logged");
@@ -519,8 +579,31 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
       return kExitUsage;
     }
   }
+  if (options.tls_cert.empty() != options.tls_key.empty() ||
+      (!options.tls_client_ca.empty() && options.tls_cert.empty())) {
+    print_error(Error{ErrorCode::kInvalidArgument,
+                      "--tls-cert and --tls-key go together, and --tls-client-ca needs them"});
+    return kExitUsage;
+  }
+  std::shared_ptr<http::TlsContext> tls;
+  if (!options.tls_cert.empty()) {
+    auto loaded =
+        http::TlsContext::create({options.tls_cert, options.tls_key, options.tls_client_ca});
+    if (!loaded) {
+      print_error(loaded.error());
+      return kExitUsage;
+    }
+    tls = *loaded;
+  }
   WebhookCredentials credentials(options.credentials_dir);
-  if (!credentials.any() && !options.insecure_no_auth) {
+  if (!credentials.current().api_key.empty() && options.api_key_header.empty() &&
+      options.api_key_query.empty()) {
+    print_error(Error{ErrorCode::kInvalidArgument,
+                      "an API key is set (WEBHOOK_API_KEY or api-key) but neither "
+                      "--api-key-header nor --api-key-query says where senders put it"});
+    return kExitUsage;
+  }
+  if (!credentials.any() && options.tls_client_ca.empty() && !options.insecure_no_auth) {
     print_error(
         Error{ErrorCode::kConfig,
               "no webhook credentials: set BASIC_AUTH_USER and BASIC_AUTH_PASSWORD (or "
@@ -583,6 +666,7 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
   server_options.workers = options.workers;
   server_options.queue = options.queue;
   server_options.max_connections = options.max_connections;
+  server_options.tls = tls;
   server_options.limits.max_body_bytes = options.max_body;
   server_options.phase_timeout = *phase;
   http::HttpServer server(server_options, handler);
@@ -594,8 +678,8 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
     return kExitUsage;
   }
   if (!options.port_file.empty()) std::ofstream(options.port_file) << ports->front() << "\n";
-  fmt::print(stderr, "eso-updater serve: listening on port {}{}\n", fmt::join(*ports, ", "),
-             options.no_index ? " (no index: one LIST per event)" : "");
+  fmt::print(stderr, "eso-updater serve: listening on port {}{}{}\n", fmt::join(*ports, ", "),
+             tls ? " (HTTPS)" : "", options.no_index ? " (no index: one LIST per event)" : "");
 
   struct sigaction action {};
   action.sa_handler = on_stop_signal;

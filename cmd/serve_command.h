@@ -32,6 +32,9 @@ struct ServeOptions {
   std::string cloudevents_key_path;    ///< CloudEvents: key in `data` instead of subject
   std::string api_key_header;          ///< a header carrying WEBHOOK_API_KEY (EventBridge)
   std::string api_key_query;  ///< a query parameter carrying WEBHOOK_API_KEY (Pub/Sub push)
+  std::string tls_cert;       ///< serve HTTPS with this certificate chain (PEM)
+  std::string tls_key;        ///< and this key
+  std::string tls_client_ca;  ///< verified client certificates from this CA authenticate
   std::string signature_tolerance = "5m";  ///< signed senders' timestamp window
   std::string log_format = "text";
 };

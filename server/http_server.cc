@@ -126,6 +126,7 @@ bool HttpServer::serve_request(Stream& stream, std::string& buffer, bool first, 
   }
   buffer.erase(0, parsed.consumed);
   RequestHead& head = parsed.head;
+  head.peer_certificate = stream.peer_identity();
   if (auto refused = handler_.admit(head)) {
     stream.write_all(format_response(refused->status, refused->content_type, refused->body,
                                      refused->headers, true),
@@ -186,16 +187,47 @@ bool HttpServer::serve_request(Stream& stream, std::string& buffer, bool first, 
   return written && keep;
 }
 
+void HttpServer::close_connection(Connection& c) {
+  if (c.ssl != nullptr) {
+    close_tls(c.fd, c.ssl);
+  } else {
+    ::close(c.fd);
+  }
+  c.fd = -1;
+  c.ssl = nullptr;
+}
+
 bool HttpServer::serve_connection(Connection& c) {
-  SocketStream stream(c.fd);
+  std::unique_ptr<SocketStream> plain;
+  std::unique_ptr<TlsStream> tls;
+  Stream* stream = nullptr;
+  if (options_.tls) {
+    const bool fresh = c.ssl == nullptr;
+    if (fresh) c.ssl = options_.tls->new_session();
+    if (c.ssl == nullptr) {
+      ::close(c.fd);
+      return false;
+    }
+    tls = std::make_unique<TlsStream>(c.fd, c.ssl);
+    // The handshake is the first phase of a new connection; failing it closes the socket.
+    if (fresh && !tls->handshake(Clock::now() + options_.phase_timeout)) return false;
+    stream = tls.get();
+  } else {
+    plain = std::make_unique<SocketStream>(c.fd);
+    stream = plain.get();
+  }
   const int cap = std::max(options_.max_requests_per_connection, 1);
   // Serve what the connection has already sent; wait for more only in the accept thread.
   do {
     const bool first = c.served == 0;
     ++c.served;
-    if (!serve_request(stream, c.buffer, first, c.served >= cap)) return false;
-  } while (!c.buffer.empty());
-  stream.release();
+    if (!serve_request(*stream, c.buffer, first, c.served >= cap)) return false;
+  } while (!c.buffer.empty() || (tls && tls->pending()));
+  if (tls) {
+    tls->release();
+  } else {
+    plain->release();
+  }
   return true;
 }
 
@@ -220,7 +252,7 @@ void HttpServer::worker() {
         c.idle_until = Clock::now() + options_.idle_timeout;
         idle_.push_back(std::move(c));
       } else if (keep) {
-        ::close(fd);
+        close_connection(c);
       }
     }
     --busy_;
@@ -234,6 +266,11 @@ void HttpServer::wake() {
 }
 
 void HttpServer::busy(int fd) {
+  if (options_.tls) {  // no handshake on the accept thread: closing says as much
+    ::close(fd);
+    handler_.answered(RequestHead{}, 503, {});
+    return;
+  }
   SocketStream stream(fd);
   const Response r = plain_error(503, "server busy; retry");
   stream.write_all(format_response(503, r.content_type, r.body, {{"Retry-After", "1"}}, true),
@@ -253,7 +290,7 @@ void HttpServer::accept_from(int listener) {
     return;
   }
   if (open >= static_cast<size_t>(options_.max_connections)) {
-    ::close(idle_.front().fd);  // make room: the longest-idle connection goes
+    close_connection(idle_.front());  // make room: the longest-idle connection goes
     idle_.pop_front();
   }
   // Until it sends its first byte, a new connection waits like an idle one, within one phase.
@@ -310,13 +347,13 @@ void HttpServer::serve(const std::atomic<bool>& stop, std::chrono::milliseconds 
         if (events != 0) {
           if (queue_.size() >= static_cast<size_t>(options_.queue)) {
             ::shutdown(c.fd, SHUT_RDWR);  // no worker will come in time; the client retries
-            ::close(c.fd);
+            close_connection(c);
             continue;
           }
           queue_.push_back(std::move(c));
           cv_.notify_one();
         } else if (now >= c.idle_until) {
-          ::close(c.fd);
+          close_connection(c);
         } else {
           still_idle.push_back(std::move(c));
         }
@@ -335,7 +372,7 @@ void HttpServer::serve(const std::atomic<bool>& stop, std::chrono::milliseconds 
     {
       std::lock_guard lock(mu_);
       stopping_ = true;
-      for (auto& c : idle_) ::close(c.fd);
+      for (auto& c : idle_) close_connection(c);
       idle_.clear();
       if ((queue_.empty() && busy_.load() == 0) || Clock::now() >= until) break;
     }
@@ -344,7 +381,7 @@ void HttpServer::serve(const std::atomic<bool>& stop, std::chrono::milliseconds 
   {
     std::lock_guard lock(mu_);
     closing_ = true;
-    for (auto& c : queue_) ::close(c.fd);
+    for (auto& c : queue_) close_connection(c);
     queue_.clear();
     // Past the drain window: cut what is still open, so every worker returns promptly.
     for (int fd : active_) ::shutdown(fd, SHUT_RDWR);
@@ -354,7 +391,7 @@ void HttpServer::serve(const std::atomic<bool>& stop, std::chrono::milliseconds 
   workers_.clear();
   {
     std::lock_guard lock(mu_);
-    for (auto& c : idle_) ::close(c.fd);
+    for (auto& c : idle_) close_connection(c);
     idle_.clear();
   }
   ::close(wake_read_);

@@ -14,6 +14,7 @@
 #include "core/http/request_parser.h"
 #include "core/result.h"
 #include "server/socket_stream.h"
+#include "server/tls_stream.h"
 
 namespace eso::http {
 
@@ -56,6 +57,7 @@ struct ServerOptions {
   std::chrono::milliseconds phase_timeout{10000};  ///< head, body and write, each absolute
   std::chrono::milliseconds idle_timeout{30000};   ///< keep-alive wait for the next request
   int max_requests_per_connection = 100;
+  std::shared_ptr<TlsContext> tls;  ///< HTTPS when set
 };
 
 /// A minimal HTTP/1.1 server on blocking sockets and poll(): one accept thread, a fixed worker
@@ -88,7 +90,9 @@ class HttpServer {
     std::string buffer;
     int served = 0;
     std::chrono::steady_clock::time_point idle_until;
+    SSL* ssl = nullptr;  ///< the TLS session, kept while the connection is parked
   };
+  static void close_connection(Connection& c);
 
   void worker();
   /// Serves requests on `c` while they come without waiting; true to park it for the next.

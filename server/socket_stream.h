@@ -21,6 +21,8 @@ class Stream {
   virtual ReadEnd read_some(std::string& into, size_t max, Deadline deadline) = 0;
   /// Writes all of `data` before `deadline`; false if the peer is gone or too slow.
   virtual bool write_all(std::string_view data, Deadline deadline) = 0;
+  /// The subject of a verified client certificate (TLS), or "".
+  virtual std::string peer_identity() const { return ""; }
 };
 
 /// A connected socket; closes it when destroyed.

@@ -36,6 +36,9 @@ struct RequestHead {
   size_t content_length = 0;
   bool expect_continue = false;
   bool keep_alive = false;
+  /// Set by the server, not parsed: the subject of the client certificate the connection
+  /// presented and that verified against the configured client CA (TLS), or "".
+  std::string peer_certificate;
 
   /// The value of the (single) header `name` (lower case), or nullptr.
   const std::string* header(std::string_view name) const;

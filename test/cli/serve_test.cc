@@ -74,6 +74,7 @@ class Server {
         {"-u", user, "-H", "Content-Type: application/json", "--data-binary", body, url(path)});
   }
   std::string url(const std::string& path) const { return "http://127.0.0.1:" + port_ + path; }
+  const std::string& port() const { return port_; }
   int stop(int signal) { return process_->stop(signal); }
   std::string log() const { return read_file_text(log_file_); }
 
@@ -441,13 +442,18 @@ TEST_CASE("serve checks Doppler and Infisical signatures instead of HTTP credent
   // Basic credentials do not stand in for a configured signature.
   CHECK(server.post("/webhook", doppler).status == 401);
 
-  const std::string infisical = event_fixture(
-      R"({"event": "secrets.modified", "project": {"workspaceId": "w", "environment": "prod",
-          "secretPath": "/{NS}/db"}, "timestamp": 1})",
-      ns);
-  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
+  // Infisical signs the body, whose timestamp is the one that counts.
+  auto infisical_at = [&](int64_t millis) {
+    return event_fixture(
+        R"({"event": "secrets.modified", "project": {"workspaceId": "w", "environment": "prod",
+            "secretPath": "/{NS}/db"}, "timestamp": )" +
+            std::to_string(millis) + "}",
+        ns);
+  };
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  const std::string infisical = infisical_at(now_ms);
   const auto fresh = post_signed("/webhook/infisical", infisical,
                                  fmt::format("x-infisical-signature: t={};{}", now_ms,
                                              hmac_sha256_hex("inf-secret", infisical)));
@@ -456,11 +462,17 @@ TEST_CASE("serve checks Doppler and Infisical signatures instead of HTTP credent
   CHECK(patched_names(fresh) == std::vector<std::string>{ns + "/infisical"});
   CHECK(contains(fresh.body, R"("paths":["/)" + ns + R"(/db"])"));
   CHECK(contains(fresh.body, "infisical-path"));
-  const auto stale = post_signed("/webhook/infisical", infisical,
+  const std::string old = infisical_at(now_ms - 3600 * 1000);
+  const auto stale = post_signed("/webhook/infisical", old,
                                  fmt::format("x-infisical-signature: t={};{}", now_ms - 3600 * 1000,
-                                             hmac_sha256_hex("inf-secret", infisical)));
+                                             hmac_sha256_hex("inf-secret", old)));
   CHECK(stale.status == 401);
   CHECK(contains(stale.body, "stale"));
+  // Replaying the old delivery with a fresh t does not make it fresh.
+  const auto replay = post_signed(
+      "/webhook/infisical", old,
+      fmt::format("x-infisical-signature: t={};{}", now_ms, hmac_sha256_hex("inf-secret", old)));
+  CHECK(replay.status == 401);
   CHECK(server.metric("eso_updater_auth_failures_total") >= 3);
 }
 
@@ -484,6 +496,74 @@ TEST_CASE("serve reads any JSON with --key-path, and trigger --event reads every
   CHECK(r.exit_code == 0);
   CHECK(contains(r.err, "event: gcp format, 1 event(s), 1 key(s)"));
   CHECK(contains(r.out, "externalsecret.external-secrets.io/y"));
+}
+
+TEST_CASE("serve over HTTPS takes a client certificate as the webhook's credential") {
+  const auto ns = unique_namespace("serve-tls");
+  kubectl({"apply", "-f", "-"}, external_secret_yaml(ns, "db", {"/" + ns + "/db"}));
+  const std::string dir = write_temp_file("tls-" + ns, "");
+  std::filesystem::remove(dir);
+  std::filesystem::create_directories(dir);
+  const std::string make =
+      "set -e; cd " + dir +
+      "; openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 "
+      "-subj /CN=ca"
+      "; openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=serve "
+      "-addext subjectAltName=IP:127.0.0.1"
+      "; openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 "
+      "-copy_extensions copyall -out server.crt"
+      "; openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr "
+      "-subj /CN=akeyless-forwarder"
+      "; openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 "
+      "-out client.crt";
+  const auto made = run_process({"sh", "-c", make});
+  REQUIRE_MESSAGE(made.exit_code == 0, made.err);
+  Server server({"-n", ns},
+                {"--tls-cert", dir + "/server.crt", "--tls-key", dir + "/server.key",
+                 "--tls-client-ca", dir + "/ca.crt"},
+                {}, false);
+  const std::string url = "https://127.0.0.1:" + server.port() + "/webhook";
+  const std::string body = R"({"keys":["/)" + ns + R"(/db"]})";
+  auto https = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv{
+        "--cacert", dir + "/ca.crt", "-H", "Content-Type: application/json", "--data-binary", body};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.push_back(url);
+    return server.request(argv);
+  };
+  HttpReply by_cert;
+  for (int i = 0; i < 100 && by_cert.status != 200; ++i) {  // until the index is synced
+    by_cert = https({"--cert", dir + "/client.crt", "--key", dir + "/client.key"});
+    if (by_cert.status != 200) std::this_thread::sleep_for(100ms);
+  }
+  INFO(by_cert.body);
+  CHECK(by_cert.status == 200);
+  CHECK(patched_names(by_cert) == std::vector<std::string>{ns + "/db"});
+  CHECK(https({}).status == 401);                     // no certificate, no password
+  CHECK(https({"-u", "hook:s3cret"}).status == 200);  // Basic still works over HTTPS
+  CHECK(server.request({"http://127.0.0.1:" + server.port() + "/healthz"}).status != 200);
+  CHECK(
+      server
+          .request({"--cacert", dir + "/ca.crt", "https://127.0.0.1:" + server.port() + "/healthz"})
+          .status == 200);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE(
+    "serve escapes and bounds sender-chosen metric labels, and refuses a key it cannot read") {
+  const auto ns = unique_namespace("serve-labels");
+  Server server({"-n", ns});
+  const auto odd = server.post(
+      "/webhook", R"({"specversion": "1.0", "id": "1", "source": "/s", "type": "a\"b\nc\\d",
+                      "subject": "/x"})");
+  CHECK(odd.status == 200);
+  const std::string metrics = server.get("/metrics").body;
+  CHECK(contains(metrics, R"(type="a\"b\nc\\d"} 1)"));
+  const auto refused =
+      run_process({ESO_UPDATER_BINARY, "-n", ns, "serve", "--listen", "127.0.0.1:0"},
+                  {"BASIC_AUTH_USER=", "BASIC_AUTH_PASSWORD=", "WEBHOOK_API_KEY=k"});
+  CHECK(refused.exit_code == 2);
+  CHECK(contains(refused.err, "--api-key-header nor --api-key-query"));
 }
 
 }  // namespace eso::test

@@ -76,6 +76,13 @@ flags work after the command), then one entry per serve value that is set.
 - --listen={{ . }}
 {{- end }}
 - --credentials-dir=/etc/eso-updater/credentials
+{{- if $s.tls.secretName }}
+- --tls-cert=/etc/eso-updater/tls/tls.crt
+- --tls-key=/etc/eso-updater/tls/tls.key
+{{- if $s.tls.clientCA }}
+- --tls-client-ca=/etc/eso-updater/tls/ca.crt
+{{- end }}
+{{- end }}
 {{- range $flag, $key := dict "--insecure-no-auth" "insecureNoAuth" "--metrics-auth" "metricsAuth" "--no-index" "noIndex" "--force" "force" "--include-possible" "includePossible" "--patch-children" "patchChildren" }}
 {{- if index $s $key }}
 - {{ $flag }}

@@ -1,0 +1,202 @@
+#include "server/tls_stream.h"
+
+#include <fcntl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+
+#include <fmt/format.h>
+
+namespace eso::http {
+namespace {
+
+std::string openssl_error() {
+  const unsigned long code = ERR_get_error();
+  ERR_clear_error();
+  if (code == 0) return "unknown error";
+  std::array<char, 256> text{};
+  ERR_error_string_n(code, text.data(), text.size());
+  return text.data();
+}
+
+Result<SSL_CTX*> load(const TlsOptions& o) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (ctx == nullptr) return Error{ErrorCode::kInternal, "TLS: " + openssl_error()};
+  auto fail = [&](const std::string& what) -> Result<SSL_CTX*> {
+    const std::string why = openssl_error();
+    SSL_CTX_free(ctx);
+    return Error{ErrorCode::kConfig, fmt::format("TLS: {}: {}", what, why)};
+  };
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  if (SSL_CTX_use_certificate_chain_file(ctx, o.cert_file.c_str()) != 1) {
+    return fail("cannot load the certificate " + o.cert_file);
+  }
+  if (SSL_CTX_use_PrivateKey_file(ctx, o.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    return fail("cannot load the key " + o.key_file);
+  }
+  if (SSL_CTX_check_private_key(ctx) != 1) {
+    return fail("the key " + o.key_file + " does not match the certificate " + o.cert_file);
+  }
+  if (!o.client_ca_file.empty()) {
+    if (SSL_CTX_load_verify_locations(ctx, o.client_ca_file.c_str(), nullptr) != 1) {
+      return fail("cannot load the client CA " + o.client_ca_file);
+    }
+    STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(o.client_ca_file.c_str());
+    if (names != nullptr) SSL_CTX_set_client_CA_list(ctx, names);
+    // Asked for, not required: probes and Basic-auth senders connect without one; a
+    // certificate that is presented must verify.
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  }
+  return ctx;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<TlsContext>> TlsContext::create(TlsOptions options) {
+  std::shared_ptr<TlsContext> context(new TlsContext(std::move(options)));
+  auto ctx = load(context->options_);
+  if (!ctx) return ctx.error();
+  context->ctx_ = *ctx;
+  context->stamp_ = context->stamp();
+  context->checked_ = std::chrono::steady_clock::now();
+  return context;
+}
+
+TlsContext::~TlsContext() { SSL_CTX_free(ctx_); }
+
+std::string TlsContext::stamp() const {
+  std::string out;
+  for (const auto* f : {&options_.cert_file, &options_.key_file, &options_.client_ca_file}) {
+    struct stat st {};
+    if (!f->empty() && ::stat(f->c_str(), &st) == 0) {
+      out +=
+          fmt::format("{}.{}.{}.{};", st.st_mtim.tv_sec, st.st_mtim.tv_nsec, st.st_ino, st.st_size);
+    }
+  }
+  return out;
+}
+
+SSL* TlsContext::new_session() {
+  std::lock_guard lock(mu_);
+  const auto now = std::chrono::steady_clock::now();
+  if (now - checked_ >= std::chrono::seconds(1)) {
+    checked_ = now;
+    if (std::string current = stamp(); current != stamp_) {
+      stamp_ = std::move(current);
+      auto reloaded = load(options_);
+      if (reloaded) {
+        SSL_CTX_free(ctx_);  // sessions made from it keep their own reference
+        ctx_ = *reloaded;
+        fmt::print(stderr, "eso-updater serve: TLS certificate reloaded\n");
+      } else {
+        fmt::print(stderr, "warning: {}; still serving the previous certificate\n",
+                   reloaded.error().message);
+      }
+    }
+  }
+  return SSL_new(ctx_);
+}
+
+TlsStream::TlsStream(int fd, SSL* ssl) : fd_(fd), ssl_(ssl) {
+  const int flags = ::fcntl(fd_, F_GETFL);
+  if (flags >= 0 && (flags & O_NONBLOCK) == 0) ::fcntl(fd_, F_SETFL, flags | O_NONBLOCK);
+  if (SSL_get_fd(ssl_) != fd_) SSL_set_fd(ssl_, fd_);
+}
+
+TlsStream::~TlsStream() {
+  if (ssl_ == nullptr) return;
+  SSL_shutdown(ssl_);  // one try at close_notify; a peer that is gone does not matter
+  close_tls(fd_, ssl_);
+}
+
+void close_tls(int fd, SSL* ssl) {
+  SSL_free(ssl);
+  ERR_clear_error();
+  if (fd >= 0) ::close(fd);
+}
+
+bool TlsStream::wait_for(int rc, Deadline deadline, bool& closed) {
+  const int err = SSL_get_error(ssl_, rc);
+  short events = 0;
+  if (err == SSL_ERROR_WANT_READ) events = POLLIN;
+  if (err == SSL_ERROR_WANT_WRITE) events = POLLOUT;
+  if (err == SSL_ERROR_ZERO_RETURN || (err == SSL_ERROR_SYSCALL && errno == 0)) closed = true;
+  if (events == 0) {
+    if (err == SSL_ERROR_SYSCALL && errno == EINTR) return true;
+    ERR_clear_error();
+    return false;
+  }
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{fd_, events, 0};
+    const int ready = ::poll(&p, 1, static_cast<int>(std::min<long>(left.count(), 1000)));
+    if (ready > 0) return true;
+    if (ready < 0 && errno != EINTR) return false;
+  }
+}
+
+bool TlsStream::handshake(Deadline deadline) {
+  for (;;) {
+    const int rc = SSL_accept(ssl_);
+    if (rc == 1) return true;
+    bool closed = false;
+    if (!wait_for(rc, deadline, closed)) return false;
+  }
+}
+
+ReadEnd TlsStream::read_some(std::string& into, size_t max, Deadline deadline) {
+  char buf[16384];
+  for (;;) {
+    const int n = SSL_read(ssl_, buf, static_cast<int>(std::min(sizeof buf, max)));
+    if (n > 0) {
+      into.append(buf, static_cast<size_t>(n));
+      return ReadEnd::kData;
+    }
+    bool closed = false;
+    if (!wait_for(n, deadline, closed)) {
+      if (closed) return ReadEnd::kClosed;
+      return std::chrono::steady_clock::now() >= deadline ? ReadEnd::kTimeout : ReadEnd::kError;
+    }
+  }
+}
+
+bool TlsStream::write_all(std::string_view data, Deadline deadline) {
+  while (!data.empty()) {
+    const int n =
+        SSL_write(ssl_, data.data(), static_cast<int>(std::min<size_t>(data.size(), 1 << 20)));
+    if (n > 0) {
+      data.remove_prefix(static_cast<size_t>(n));
+      continue;
+    }
+    bool closed = false;
+    if (!wait_for(n, deadline, closed)) return false;
+  }
+  return true;
+}
+
+std::string TlsStream::peer_identity() const {
+  X509* cert = SSL_get1_peer_certificate(ssl_);
+  if (cert == nullptr) return "";
+  std::string out;
+  if (SSL_get_verify_result(ssl_) == X509_V_OK) {
+    std::array<char, 512> subject{};
+    X509_NAME_oneline(X509_get_subject_name(cert), subject.data(), subject.size());
+    out = subject.data();
+  }
+  X509_free(cert);
+  return out;
+}
+
+bool TlsStream::pending() const { return SSL_pending(ssl_) > 0; }
+
+}  // namespace eso::http

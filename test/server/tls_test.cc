@@ -1,0 +1,171 @@
+// HTTPS on 127.0.0.1:0: curl as the client, certificates made with the openssl command.
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <doctest/doctest.h>
+
+#include "server/http_server.h"
+
+namespace eso::http {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Echoes the client certificate's subject the server saw.
+class EchoHandler final : public Handler {
+ public:
+  std::optional<Response> admit(const RequestHead&) override { return std::nullopt; }
+  Response handle(const Request& request) override {
+    return Response{200, "text/plain", "peer=[" + request.head.peer_certificate + "]", {}};
+  }
+  void answered(const RequestHead&, int, std::chrono::microseconds) override {}
+};
+
+std::string run(const std::string& command) {
+  std::string out;
+  FILE* pipe = ::popen(("(" + command + ") 2>&1").c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
+  ::pclose(pipe);
+  return out;
+}
+
+// A CA, a server certificate for 127.0.0.1 with common name `cn`, and a client certificate.
+struct Pki {
+  std::string dir;
+  explicit Pki(const std::string& name) {
+    dir = (std::filesystem::temp_directory_path() /
+           ("eso-tls-" + name + "-" + std::to_string(::getpid())))
+              .string();
+    std::filesystem::create_directories(dir);
+    run("cd " + dir +
+        " && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2"
+        " -subj /CN=test-ca"
+        " && openssl req -x509 -newkey rsa:2048 -nodes -keyout other-ca.key -out other-ca.crt"
+        " -days 2 -subj /CN=other-ca");
+    issue("server", "server-one", "-addext subjectAltName=IP:127.0.0.1");
+    issue("client", "akeyless-forwarder", "");
+    issue("stranger", "stranger", "", "other-ca");
+  }
+  // Signs NAME.crt (CN=cn) with the CA; the server certificate gets the SAN.
+  void issue(const std::string& name, const std::string& cn, const std::string& ext,
+             const std::string& ca = "ca") {
+    run("cd " + dir + " && openssl req -newkey rsa:2048 -nodes -keyout " + name + ".key -out " +
+        name + ".csr -subj /CN=" + cn + " " + ext + " && openssl x509 -req -in " + name +
+        ".csr -CA " + ca + ".crt -CAkey " + ca +
+        ".key -CAcreateserial -days 2 -copy_extensions"
+        " copyall -out " +
+        name + ".crt");
+    REQUIRE(std::filesystem::exists(dir + "/" + name + ".crt"));
+  }
+  std::string file(const std::string& name) const { return dir + "/" + name; }
+  ~Pki() { std::filesystem::remove_all(dir); }
+};
+
+struct TlsServer {
+  EchoHandler handler;
+  std::atomic<bool> stop{false};
+  std::unique_ptr<HttpServer> server;
+  std::thread thread;
+  int port = 0;
+
+  explicit TlsServer(std::shared_ptr<TlsContext> tls) {
+    ServerOptions options;
+    options.listen = {"127.0.0.1:0"};
+    options.phase_timeout = 2000ms;
+    options.tls = std::move(tls);
+    server = std::make_unique<HttpServer>(options, handler);
+    auto ports = server->bind();
+    REQUIRE(ports.ok());
+    port = ports->front();
+    thread = std::thread([this] { server->serve(stop, 2000ms); });
+  }
+  ~TlsServer() {
+    stop = true;
+    thread.join();
+  }
+  std::string url() const { return "https://127.0.0.1:" + std::to_string(port) + "/x"; }
+};
+
+}  // namespace
+
+TEST_CASE("HTTPS: served with the certificate, plain HTTP and strangers refused") {
+  Pki pki("basic");
+  auto tls = TlsContext::create({pki.file("server.crt"), pki.file("server.key"), ""});
+  REQUIRE_MESSAGE(tls.ok(), (tls.ok() ? "" : tls.error().message));
+  TlsServer s(*tls);
+  const std::string ok = run("curl -sS --max-time 10 --cacert " + pki.file("ca.crt") + " " +
+                             s.url() + " " + s.url());  // two requests, one connection
+  CHECK(ok == "peer=[]peer=[]");
+  // An untrusted CA on the client side: the handshake fails, nothing is served.
+  CHECK(run("curl -sS --max-time 10 --cacert " + pki.file("other-ca.crt") + " " + s.url())
+            .find("peer=") == std::string::npos);
+  // Plain HTTP to the TLS port gets no HTTP answer.
+  const std::string plain =
+      run("curl -sS --max-time 10 http://127.0.0.1:" + std::to_string(s.port) + "/x");
+  CHECK(plain.find("peer=") == std::string::npos);
+  // Still serving after the failures.
+  CHECK(run("curl -sS --max-time 10 --cacert " + pki.file("ca.crt") + " " + s.url()) == "peer=[]");
+}
+
+TEST_CASE("HTTPS: a client certificate from the client CA is the request's identity") {
+  Pki pki("client");
+  auto tls =
+      TlsContext::create({pki.file("server.crt"), pki.file("server.key"), pki.file("ca.crt")});
+  REQUIRE(tls.ok());
+  TlsServer s(*tls);
+  const std::string with_cert =
+      run("curl -sS --max-time 10 --cacert " + pki.file("ca.crt") + " --cert " +
+          pki.file("client.crt") + " --key " + pki.file("client.key") + " " + s.url());
+  CHECK(with_cert == "peer=[/CN=akeyless-forwarder]");
+  // No certificate: still served (probes, Basic-auth senders), with no identity.
+  CHECK(run("curl -sS --max-time 10 --cacert " + pki.file("ca.crt") + " " + s.url()) == "peer=[]");
+  // A certificate from another CA fails the handshake.
+  CHECK(run("curl -sS --max-time 10 --cacert " + pki.file("ca.crt") + " --cert " +
+            pki.file("stranger.crt") + " --key " + pki.file("stranger.key") + " " + s.url())
+            .find("peer=") == std::string::npos);
+}
+
+TEST_CASE("HTTPS: a rotated certificate is served without a restart; a broken one is not") {
+  Pki pki("rotate");
+  auto tls = TlsContext::create({pki.file("server.crt"), pki.file("server.key"), ""});
+  REQUIRE(tls.ok());
+  TlsServer s(*tls);
+  const std::string probe = "openssl s_client -connect 127.0.0.1:" + std::to_string(s.port) +
+                            " -CAfile " + pki.file("ca.crt") + " </dev/null";
+  CHECK(run(probe).find("CN = server-one") != std::string::npos);
+  std::this_thread::sleep_for(1100ms);
+  pki.issue("server", "server-two", "-addext subjectAltName=IP:127.0.0.1");
+  std::string seen;
+  for (int i = 0; i < 30 && seen.find("CN = server-two") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(200ms);
+    seen = run(probe);
+  }
+  CHECK(seen.find("CN = server-two") != std::string::npos);
+  // A certificate that does not match the key: the previous one stays.
+  std::this_thread::sleep_for(1100ms);
+  std::filesystem::copy_file(pki.file("client.crt"), pki.file("server.crt"),
+                             std::filesystem::copy_options::overwrite_existing);
+  std::this_thread::sleep_for(1100ms);
+  CHECK(run(probe).find("CN = server-two") != std::string::npos);
+  CHECK(run(probe).find("CN = server-two") != std::string::npos);
+}
+
+TEST_CASE("HTTPS: bad certificate files are clear errors") {
+  Pki pki("errors");
+  auto missing = TlsContext::create({pki.file("nope.crt"), pki.file("server.key"), ""});
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().message.find("nope.crt") != std::string::npos);
+  auto mismatch = TlsContext::create({pki.file("server.crt"), pki.file("client.key"), ""});
+  REQUIRE_FALSE(mismatch.ok());
+  CHECK(mismatch.error().message.find("client.key") != std::string::npos);
+  CHECK(mismatch.error().message.find("mismatch") != std::string::npos);
+  auto bad_ca =
+      TlsContext::create({pki.file("server.crt"), pki.file("server.key"), pki.file("nope-ca.crt")});
+  REQUIRE_FALSE(bad_ca.ok());
+  CHECK(bad_ca.error().message.find("client CA") != std::string::npos);
+}
+
+}  // namespace eso::http
