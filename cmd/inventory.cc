@@ -37,17 +37,7 @@ MatchScope match_scope(const StoreScopeOptions& options, const Inventory& invent
   scope.store_name = options.store;
   scope.store_kind = options.store_kind;
   if (inventory.stores.empty()) return scope;
-  const auto* stores = &inventory.stores;
-  scope.stores = [stores](const ExternalSecret& es, const StoreRef& ref) -> const StoreInfo* {
-    // A SecretStore lives in the object's namespace; a CES template's namespace varies.
-    const bool cluster = ref.kind == "ClusterSecretStore";
-    if (!cluster && es.ref.namespace_name.empty()) return nullptr;
-    const ObjectRef want{ref.kind, cluster ? std::string() : es.ref.namespace_name, ref.name};
-    for (const auto& s : *stores) {
-      if (s.ref == want) return &s.info;
-    }
-    return nullptr;
-  };
+  scope.stores = store_lookup(&inventory.stores);
   return scope;
 }
 

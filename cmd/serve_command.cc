@@ -28,6 +28,8 @@
 namespace eso::cmd {
 namespace {
 
+using namespace std::chrono_literals;
+
 std::atomic<bool> g_stop{false};
 
 extern "C" void on_stop_signal(int) { g_stop.store(true); }
@@ -114,6 +116,52 @@ class WebhookCredentials {
   WebhookSecrets cached_;
   std::string stamp_ = "unread";
   std::chrono::steady_clock::time_point checked_{};
+};
+
+// The SecretStores and ClusterSecretStores in scope, re-listed every interval on a thread of
+// its own; a failed list keeps the previous ones and says why.
+class StoreCache {
+ public:
+  std::shared_ptr<const std::vector<SecretStoreRecord>> get() const {
+    std::lock_guard lock(mu_);
+    return stores_;
+  }
+  bool loaded() const { return get() != nullptr; }
+
+  void run(kube::ApiClient& client, const std::vector<ListScope>& scopes,
+           std::chrono::milliseconds interval, const std::atomic<bool>& stop) {
+    while (!stop.load()) {
+      auto listed = std::make_shared<std::vector<SecretStoreRecord>>();
+      std::string failure;
+      for (const auto& scope : scopes) {
+        auto stores = client.list_secret_stores(scope);
+        if (!stores) {
+          failure = stores.error().message;
+          break;
+        }
+        for (auto& s : *stores) {
+          if (std::none_of(listed->begin(), listed->end(),
+                           [&](const SecretStoreRecord& r) { return r.ref == s.ref; })) {
+            listed->push_back(std::move(s));
+          }
+        }
+      }
+      if (failure.empty()) {
+        std::lock_guard lock(mu_);
+        stores_ = std::move(listed);
+      } else {
+        fmt::print(stderr, "warning: list secret stores: {}\n", failure);
+      }
+      const auto next = std::chrono::steady_clock::now() + (failure.empty() ? interval : 2s);
+      while (!stop.load() && std::chrono::steady_clock::now() < next) {
+        std::this_thread::sleep_for(100ms);
+      }
+    }
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::shared_ptr<const std::vector<SecretStoreRecord>> stores_;
 };
 
 // Prometheus counters and the request-duration histogram.
@@ -402,7 +450,8 @@ class ServeHandler final : public http::Handler {
       event.signing_secrets = secrets.signing;
     }
     const WebhookResponse r =
-        service_.handle(event, source, query_value(request.head.target, "store"));
+        service_.handle(event, source, query_value(request.head.target, "store"),
+                        query_value(request.head.target, "provider"));
     if (r.status == 401) ++metrics_.auth_failures;
     return http::Response{r.status, "application/json", r.body, r.headers};
   }
@@ -515,6 +564,13 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& options) {
   cmd->add_flag("--metrics-auth", options.metrics_auth, "Require credentials on /metrics too");
   cmd->add_flag("--no-index", options.no_index,
                 "LIST ExternalSecrets per event instead of watching");
+  cmd->add_flag("--stores", options.stores,
+                "Read SecretStores and ClusterSecretStores, so each entry is matched under its "
+                "store's provider and ?provider= scopes a route");
+  cmd->add_option("--provider", options.provider,
+                  "Only entries whose store has this provider (implies --stores)");
+  cmd->add_option("--stores-refresh", options.stores_refresh, "How often --stores re-lists them")
+      ->capture_default_str();
   cmd->add_option("--workers", options.workers, "Worker threads")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
@@ -573,7 +629,8 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
   const auto phase = duration_option("--phase-timeout", options.phase_timeout);
   const auto drain = duration_option("--drain-timeout", options.drain_timeout);
   const auto tolerance = duration_option("--signature-tolerance", options.signature_tolerance);
-  for (const auto* d : {&phase, &drain, &tolerance}) {
+  const auto stores_refresh = duration_option("--stores-refresh", options.stores_refresh);
+  for (const auto* d : {&phase, &drain, &tolerance, &stores_refresh}) {
     if (!*d) {
       print_error(d->error());
       return kExitUsage;
@@ -621,6 +678,7 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
   settings.include_possible = options.include_possible;
   settings.patch_children = options.patch_children;
   settings.concurrency = options.concurrency;
+  settings.provider = options.provider;
   settings.decode.event_types = options.event_types;
   settings.decode.key_paths = options.key_paths;
   settings.decode.cloudevents_key_path = options.cloudevents_key_path;
@@ -648,15 +706,26 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
     for (auto& r : reflectors)
       threads.emplace_back([&r, &stop_reflectors] { r->run(stop_reflectors); });
   }
+  // Stores change rarely: a LIST every --stores-refresh, never one per event.
+  StoreCache store_cache;
+  const bool read_stores = options.stores || !options.provider.empty();
+  if (read_stores) {
+    threads.emplace_back([&, interval = *stores_refresh] {
+      store_cache.run(*client, settings.scopes, interval, stop_reflectors);
+    });
+  }
   auto ready = [&] {
-    return std::all_of(reflectors.begin(), reflectors.end(),
+    return (!read_stores || store_cache.loaded()) &&
+           std::all_of(reflectors.begin(), reflectors.end(),
                        [](const auto& r) { return r->synced(); });
   };
   WebhookCounters counters;
   Metrics metrics;
   ServeObserver observer(metrics, options.log_format);
+  StoreSnapshot snapshot;
+  if (read_stores) snapshot = [&] { return store_cache.get(); };
   WebhookService service(*client, options.no_index ? nullptr : &index, ready, settings, counters,
-                         &observer);
+                         &observer, snapshot);
   ServeHandler handler(options, service, credentials, metrics, ready, [&] {
     return metrics.render(counters, options.no_index ? nullptr : &index, reflectors);
   });

@@ -16,6 +16,9 @@ struct ServeOptions {
   bool insecure_no_auth = false;
   bool metrics_auth = false;
   bool no_index = false;
+  bool stores = false;   ///< read SecretStores/ClusterSecretStores (refreshed)
+  std::string provider;  ///< only entries whose store has this provider (implies stores)
+  std::string stores_refresh = "60s";
   int workers = 4;
   int queue = 64;
   int max_connections = 1024;

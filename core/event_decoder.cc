@@ -604,6 +604,7 @@ Status decode_infisical(const Json& doc, const Ctx& ctx, DecodedEvents& out) {
   if (!take(out, type, ctx, kInfisicalTypes)) return ok_status();
   const Json* project = json_member(doc, "project");
   const Json* path = project != nullptr ? json_member(*project, "secretPath") : nullptr;
+  if (project != nullptr) out.environment = json_string(*project, "environment");
   const std::string folder = folder_path(as_string(path));
   if (std::find(out.paths.begin(), out.paths.end(), folder) == out.paths.end()) {
     out.paths.push_back(folder);

@@ -38,8 +38,9 @@ struct DecodedEvents {
   std::vector<IgnoredEvent> ignored;
   /// Events seen per event type (acted on or not); "" for events without a type.
   std::map<std::string, size_t> types;
-  std::string store;     ///< generic format: optional store name to scope to
-  std::string provider;  ///< generic format: optional provider to scope to
+  std::string environment;  ///< Infisical: the environment the folder's secrets changed in
+  std::string store;        ///< generic format: optional store name to scope to
+  std::string provider;     ///< generic format: optional provider to scope to
   std::optional<EventReply> reply;
 };
 

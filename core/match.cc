@@ -195,16 +195,27 @@ std::string folder_of(const std::string& key) {
   return slash == 0 || slash == std::string::npos ? "/" : key.substr(0, slash);
 }
 
-// Infisical names a folder, not secrets: see match_keys().
+// Infisical names a folder, not secrets: see match_keys(). With the store known, a key
+// written without a folder lies in the store's secretsPath, and the environment must match.
 void match_paths(const ExternalSecret& es, const std::vector<std::string>& paths,
                  const MatchScope& scope, MatchResult& result) {
-  auto other_provider = [&](const StoreRef& store) {
-    const StoreInfo* info = scope.stores ? scope.stores(es, store) : nullptr;
-    return info != nullptr && info->provider != "infisical";
+  // nullptr: the store is unknown, so every entry is a candidate; else skip other providers
+  // and other environments.
+  auto usable = [&](const StoreRef& store, const StoreInfo*& info) {
+    info = scope.stores ? scope.stores(es, store) : nullptr;
+    if (info == nullptr) return true;
+    if (info->provider != "infisical") return false;
+    return scope.environment.empty() || info->infisical_environment.empty() ||
+           info->infisical_environment == scope.environment;
   };
   for (const auto& ref : es.remote_keys) {
-    if (!in_scope(es, ref.store, scope) || other_provider(ref.store)) continue;
-    const std::string folder = folder_of(normalise_akeyless_key(ref.key));
+    const StoreInfo* info = nullptr;
+    if (!in_scope(es, ref.store, scope) || !usable(ref.store, info)) continue;
+    std::string key = ref.key;
+    if (info != nullptr && key.find('/') == std::string::npos) {
+      key = info->infisical_path + "/" + key;
+    }
+    const std::string folder = folder_of(normalise_akeyless_key(key));
     for (const auto& path : paths) {
       if (folder != path) continue;
       result.matches.push_back(Match{&es, path, ref.field, ref.store, refresh_verdict(es), false,
@@ -213,8 +224,10 @@ void match_paths(const ExternalSecret& es, const std::vector<std::string>& paths
     }
   }
   for (const auto& find : es.finds) {
-    if (!in_scope(es, find.store, scope) || other_provider(find.store)) continue;
-    const std::string root = find.has_path ? normalise_akeyless_key(find.path) : "/";
+    const StoreInfo* info = nullptr;
+    if (!in_scope(es, find.store, scope) || !usable(find.store, info)) continue;
+    std::string root = find.has_path ? normalise_akeyless_key(find.path) : "/";
+    if (!find.has_path && info != nullptr) root = info->infisical_path;
     for (const auto& path : paths) {
       if (root != path && !find_path_selects(root, path)) continue;
       const bool possible = find.has_name_regexp || find.has_tags;

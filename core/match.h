@@ -59,6 +59,10 @@ struct MatchResult {
 struct StoreInfo {
   std::string provider;     ///< the key under `spec.provider`, e.g. `akeyless`, `vault`
   std::string vault_mount;  ///< `spec.provider.vault.path`, for Vault keys written without it
+  /// Infisical: `secretsScope.secretsPath` (the folder of keys written without one; "/" when
+  /// unset) and `secretsScope.environmentSlug`.
+  std::string infisical_path;
+  std::string infisical_environment;
 };
 
 /// Finds the store an entry of `object` reads from; nullptr when unknown.
@@ -71,6 +75,9 @@ struct MatchScope {
   std::string store_name;  ///< only entries reading this store
   std::string store_kind;  ///< SecretStore or ClusterSecretStore
   StoreLookup stores;      ///< needed for `provider`; also picks each store's own key rule
+  /// Folder events (Infisical): the environment they happened in; entries whose store reads
+  /// another environment are skipped. Empty: any.
+  std::string environment;
 };
 
 /// Every (object, field) that references one of `keys` (DESIGN.md §3): `data[].remoteRef.key`

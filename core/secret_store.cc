@@ -32,7 +32,29 @@ Result<SecretStoreRecord> parse_secret_store(const rapidjson::Value& object,
     while (!mount.empty() && mount.front() == '/') mount.erase(0, 1);
     store.info.vault_mount = mount;
   }
+  if (store.info.provider == "infisical") {
+    const auto* scope = json_member(first.value, "secretsScope");
+    std::string path = string_member(scope, "secretsPath");
+    while (path.size() > 1 && path.back() == '/') path.pop_back();
+    if (path.empty()) path = "/";
+    if (path.front() != '/') path.insert(0, "/");
+    store.info.infisical_path = path;
+    store.info.infisical_environment = string_member(scope, "environmentSlug");
+  }
   return store;
+}
+
+StoreLookup store_lookup(const std::vector<SecretStoreRecord>* stores) {
+  return [stores](const ExternalSecret& es, const StoreRef& ref) -> const StoreInfo* {
+    // A SecretStore lives in the object's namespace; a CES template's namespace varies.
+    const bool cluster = ref.kind == "ClusterSecretStore";
+    if (!cluster && es.ref.namespace_name.empty()) return nullptr;
+    const ObjectRef want{ref.kind, cluster ? std::string() : es.ref.namespace_name, ref.name};
+    for (const auto& s : *stores) {
+      if (s.ref == want) return &s.info;
+    }
+    return nullptr;
+  };
 }
 
 }  // namespace eso

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <rapidjson/document.h>
 
@@ -20,5 +21,9 @@ struct SecretStoreRecord {
 /// (single) key under `spec.provider`.
 Result<SecretStoreRecord> parse_secret_store(const rapidjson::Value& object,
                                              const std::string& kind);
+
+/// Looks an entry's store up in `stores` (which must outlive the lookup): a SecretStore in the
+/// object's own namespace, or a ClusterSecretStore.
+StoreLookup store_lookup(const std::vector<SecretStoreRecord>* stores);
 
 }  // namespace eso

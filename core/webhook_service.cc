@@ -106,13 +106,15 @@ void write_matches(JsonWriter& w, const MatchResult& matched) {
 
 WebhookService::WebhookService(KubeApi& api, const KeyIndex* index,
                                std::function<bool()> index_ready, WebhookSettings settings,
-                               WebhookCounters& counters, WebhookObserver* observer)
+                               WebhookCounters& counters, WebhookObserver* observer,
+                               StoreSnapshot stores)
     : api_(api),
       index_(index),
       index_ready_(std::move(index_ready)),
       settings_(std::move(settings)),
       counters_(counters),
       observer_(observer),
+      stores_(std::move(stores)),
       coalescer_(api) {}
 
 Result<std::vector<ExternalSecret>> WebhookService::candidates(const DecodedEvents& decoded) {
@@ -136,7 +138,7 @@ Result<std::vector<ExternalSecret>> WebhookService::candidates(const DecodedEven
 }
 
 WebhookResponse WebhookService::handle(const EventRequest& request, std::string_view source,
-                                       std::string_view store) {
+                                       std::string_view store, std::string_view provider) {
   auto decoded = decode_events(request, source, settings_.decode);
   if (!decoded) {
     const Error& e = decoded.error();
@@ -165,6 +167,17 @@ WebhookResponse WebhookService::handle(const EventRequest& request, std::string_
   }
   MatchScope scope;
   scope.store_name = store.empty() ? decoded->store : std::string(store);
+  scope.provider = !provider.empty()             ? std::string(provider)
+                   : !settings_.provider.empty() ? settings_.provider
+                                                 : decoded->provider;
+  scope.environment = decoded->environment;
+  // Kept alive for the match below: the lookup points into it.
+  const auto stores = stores_ ? stores_() : nullptr;
+  if (stores) scope.stores = store_lookup(stores.get());
+  if (!scope.provider.empty() && !stores) {
+    return error_response(
+        422, "scoping to provider \"" + scope.provider + "\" needs serve --stores (or --provider)");
+  }
   const MatchResult matched = match_keys(*objects, decoded->keys, scope, decoded->paths);
   counters_.matches += matched.matches.size();
   TriggerOptions options;

@@ -12,6 +12,7 @@
 #include "core/key_index.h"
 #include "core/kube_api.h"
 #include "core/patch_coalescer.h"
+#include "core/secret_store.h"
 
 namespace eso {
 
@@ -25,7 +26,13 @@ struct WebhookSettings {
   /// Without an index: what one LIST per event reads.
   std::vector<ListScope> scopes;
   bool cluster_external_secrets = false;
+  /// Only entries whose store has this provider (needs `stores`); a route's `?provider=` or a
+  /// generic body's `provider` narrows per request.
+  std::string provider;
 };
+
+/// The stores serve knows (refreshed in the background), or nullptr when it does not read them.
+using StoreSnapshot = std::function<std::shared_ptr<const std::vector<SecretStoreRecord>>()>;
 
 /// Counters for /metrics; the service only ever adds to them.
 struct WebhookCounters {
@@ -64,12 +71,12 @@ class WebhookService {
  public:
   WebhookService(KubeApi& api, const KeyIndex* index, std::function<bool()> index_ready,
                  WebhookSettings settings, WebhookCounters& counters,
-                 WebhookObserver* observer = nullptr);
+                 WebhookObserver* observer = nullptr, StoreSnapshot stores = {});
 
   /// `source`: a decoder name from the route, or "" to detect; `store`: only entries reading
   /// this store (the route's `?store=`), on top of a generic body's own `store`.
   WebhookResponse handle(const EventRequest& request, std::string_view source,
-                         std::string_view store = "");
+                         std::string_view store = "", std::string_view provider = "");
 
   /// A body alone, as `trigger --event` and tests give it.
   WebhookResponse handle(std::string_view source, std::string_view body) {
@@ -87,6 +94,7 @@ class WebhookService {
   WebhookSettings settings_;
   WebhookCounters& counters_;
   WebhookObserver* observer_;
+  StoreSnapshot stores_;
   PatchCoalescer coalescer_;
 };
 

@@ -566,4 +566,87 @@ TEST_CASE(
   CHECK(contains(refused.err, "--api-key-header nor --api-key-query"));
 }
 
+namespace {
+
+// An ExternalSecret reading `key` through the SecretStore `store`.
+std::string es_via(const std::string& ns, const std::string& name, const std::string& key,
+                   const std::string& store) {
+  std::string yaml = external_secret_yaml(ns, name, {key});
+  const std::string from = "{name: akeyless, kind: SecretStore}";
+  yaml.replace(yaml.find(from), from.size(), "{name: " + store + ", kind: SecretStore}");
+  return yaml;
+}
+
+std::string stores_yaml(const std::string& ns) {
+  return event_fixture(R"(apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata: {name: inf-prod, namespace: {NS}}
+spec:
+  provider:
+    infisical:
+      auth:
+        universalAuthCredentials:
+          clientId: {name: inf, key: id}
+          clientSecret: {name: inf, key: secret}
+      secretsScope: {projectSlug: payments, environmentSlug: prod, secretsPath: /backend}
+---
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata: {name: kv, namespace: {NS}}
+spec:
+  provider:
+    azurekv: {vaultUrl: "https://prod-kv.vault.azure.net"}
+---
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata: {name: gsm, namespace: {NS}}
+spec:
+  provider:
+    gcpsm: {projectID: my-project}
+---
+)",
+                       ns);
+}
+
+}  // namespace
+
+TEST_CASE("serve --stores scopes by provider and places Infisical keys in their store's folder") {
+  const auto ns = unique_namespace("serve-stores");
+  kubectl({"apply", "-f", "-"},
+          stores_yaml(ns) + es_via(ns, "infisical-plain", "DB_USER", "inf-prod") +
+              es_via(ns, "akeyless-same-folder", "/backend/DB_USER", "akeyless") +
+              es_via(ns, "azure", "shared-name", "kv") + es_via(ns, "gcp", "shared-name", "gsm"));
+  {
+    // Without store knowledge, ?provider= cannot be honoured: a clear 422, never a guess.
+    Server plain({"-n", ns});
+    const auto refused =
+        plain.post("/webhook/generic?provider=azurekv", R"({"keys":["shared-name"]})");
+    CHECK(refused.status == 422);
+    CHECK(contains(refused.body, "--stores"));
+  }
+  Server server({"-n", ns}, {"--stores"});
+  const auto both = server.post("/webhook", R"({"keys":["shared-name"]})");
+  CHECK(patched_names(both) == std::vector<std::string>{ns + "/azure", ns + "/gcp"});
+  const auto azure_only = server.post(
+      "/webhook/azure?provider=azurekv",
+      R"([{"eventType": "Microsoft.KeyVault.SecretNewVersionCreated", "subject": "shared-name",
+           "data": {"ObjectName": "shared-name"}}])");
+  INFO(azure_only.body);
+  CHECK(azure_only.status == 200);
+  CHECK(patched_names(azure_only) == std::vector<std::string>{ns + "/azure"});
+
+  const std::string infisical = R"({"event": "secrets.modified", "project": {"workspaceId": "w",
+      "environment": "prod", "secretPath": "/backend"}, "timestamp": 1})";
+  const auto prod = server.post("/webhook/infisical?provider=infisical", infisical);
+  INFO(prod.body);
+  CHECK(prod.status == 200);
+  CHECK(patched_names(prod) == std::vector<std::string>{ns + "/infisical-plain"});
+  std::string dev = infisical;
+  dev.replace(dev.find("prod"), 4, "dev");
+  const auto other_env = server.post("/webhook/infisical?provider=infisical", dev);
+  CHECK(other_env.status == 200);
+  CHECK(patched_names(other_env).empty());
+  CHECK(server.metric("eso_updater_event_lists_total") == 0);
+}
+
 }  // namespace eso::test

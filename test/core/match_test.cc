@@ -1,6 +1,7 @@
 #include "core/match.h"
 
 #include "core/key_rules.h"
+#include "core/secret_store.h"
 
 #include <doctest/doctest.h>
 
@@ -257,8 +258,8 @@ TEST_CASE("scoping by store, provider, and the store's own key rule") {
       test::es_from_json(R"({"metadata": {"namespace": "a", "name": "unknown-store"}, "spec": {
         "secretStoreRef": {"name": "gone"}, "data": [{"remoteRef": {"key": "prod/db"}}]}})"),
   };
-  const StoreInfo aws{"aws", ""};
-  const StoreInfo vault{"vault", "secret"};
+  const StoreInfo aws{"aws", "", "", ""};
+  const StoreInfo vault{"vault", "secret", "", ""};
   MatchScope scope;
   scope.stores = [&](const ExternalSecret&, const StoreRef& s) -> const StoreInfo* {
     if (s.name == "aws-store" && s.kind == "SecretStore") return &aws;
@@ -329,12 +330,48 @@ TEST_CASE("a changed folder (Infisical) matches keys in it and finds over it") {
 
   // Entries whose store is another provider are left alone.
   MatchScope scope;
-  StoreInfo akeyless{"akeyless", ""};
+  StoreInfo akeyless{"akeyless", "", "", ""};
   scope.stores = [&](const ExternalSecret&, const StoreRef&) { return &akeyless; };
   CHECK(match_keys(objects, {}, scope, {"/backend/db"}).matches.empty());
-  StoreInfo infisical{"infisical", ""};
+  StoreInfo infisical{"infisical", "", "/", ""};
   scope.stores = [&](const ExternalSecret&, const StoreRef&) { return &infisical; };
   CHECK(match_keys(objects, {}, scope, {"/backend/db"}).matches.size() == 4);
+}
+
+}  // namespace eso
+
+namespace eso {
+
+TEST_CASE("with its store known, an Infisical key lies in the store's folder and environment") {
+  const std::vector<ExternalSecret> objects{
+      test::es_from_json(R"({"metadata": {"namespace": "a", "name": "plain"}, "spec": {
+        "secretStoreRef": {"name": "inf-prod"},
+        "data": [{"secretKey": "u", "remoteRef": {"key": "DB_USER"}}]}})"),
+      test::es_from_json(R"({"metadata": {"namespace": "a", "name": "dev"}, "spec": {
+        "secretStoreRef": {"name": "inf-dev"},
+        "data": [{"secretKey": "u", "remoteRef": {"key": "DB_USER"}}]}})"),
+      test::es_from_json(R"({"metadata": {"namespace": "a", "name": "find"}, "spec": {
+        "secretStoreRef": {"name": "inf-prod"},
+        "dataFrom": [{"find": {"name": {"regexp": ".*"}}}]}})"),
+  };
+  const std::vector<SecretStoreRecord> stores{
+      {ObjectRef{"SecretStore", "a", "inf-prod"}, StoreInfo{"infisical", "", "/backend", "prod"}},
+      {ObjectRef{"SecretStore", "a", "inf-dev"}, StoreInfo{"infisical", "", "/backend", "dev"}},
+  };
+  MatchScope scope;
+  scope.stores = store_lookup(&stores);
+  scope.environment = "prod";
+  const auto result = match_keys(objects, {}, scope, {"/backend"});
+  std::vector<std::string> got;
+  for (const auto& m : result.matches) got.push_back(m.object->ref.name + " " + m.field);
+  CHECK(got == std::vector<std::string>{"plain spec.data[0].remoteRef.key",
+                                        "find spec.dataFrom[0].find.name.regexp"});
+  // The root folder is not the store's folder.
+  CHECK(match_keys(objects, {}, scope, {"/"}).matches.empty());
+  scope.environment = "dev";
+  const auto dev = match_keys(objects, {}, scope, {"/backend"});
+  REQUIRE(dev.matches.size() == 1);
+  CHECK(dev.matches[0].object->ref.name == "dev");
 }
 
 }  // namespace eso

@@ -83,12 +83,12 @@ flags work after the command), then one entry per serve value that is set.
 - --tls-client-ca=/etc/eso-updater/tls/ca.crt
 {{- end }}
 {{- end }}
-{{- range $flag, $key := dict "--insecure-no-auth" "insecureNoAuth" "--metrics-auth" "metricsAuth" "--no-index" "noIndex" "--force" "force" "--include-possible" "includePossible" "--patch-children" "patchChildren" }}
+{{- range $flag, $key := dict "--insecure-no-auth" "insecureNoAuth" "--metrics-auth" "metricsAuth" "--no-index" "noIndex" "--stores" "stores" "--force" "force" "--include-possible" "includePossible" "--patch-children" "patchChildren" }}
 {{- if index $s $key }}
 - {{ $flag }}
 {{- end }}
 {{- end }}
-{{- range $flag, $key := dict "--workers" "workers" "--queue" "queue" "--max-connections" "maxConnections" "--max-body" "maxBody" "--concurrency" "concurrency" "--phase-timeout" "phaseTimeout" "--drain-timeout" "drainTimeout" "--annotation" "annotation" "--cloudevents-key-path" "cloudeventsKeyPath" "--api-key-header" "apiKeyHeader" "--api-key-query" "apiKeyQuery" "--signature-tolerance" "signatureTolerance" "--log-format" "logFormat" }}
+{{- range $flag, $key := dict "--workers" "workers" "--provider" "provider" "--stores-refresh" "storesRefresh" "--queue" "queue" "--max-connections" "maxConnections" "--max-body" "maxBody" "--concurrency" "concurrency" "--phase-timeout" "phaseTimeout" "--drain-timeout" "drainTimeout" "--annotation" "annotation" "--cloudevents-key-path" "cloudeventsKeyPath" "--api-key-header" "apiKeyHeader" "--api-key-query" "apiKeyQuery" "--signature-tolerance" "signatureTolerance" "--log-format" "logFormat" }}
 {{- $v := index $s $key }}
 {{- if and (not (kindIs "invalid" $v)) (ne (toString $v) "") }}
 - {{ $flag }}={{ $v }}
