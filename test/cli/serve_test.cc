@@ -322,6 +322,25 @@ TEST_CASE("serve answers Azure Event Grid's handshakes and reads Key Vault event
        server.url("/webhook/azure")});
   CHECK(validation.status == 200);
   CHECK(validation.body == R"({"validationResponse":"CODE-123"})");
+  // Event Grid may send the handshake without the delivery properties: answered anyway, but
+  // the header opens nothing else.
+  const auto anonymous = server.request(
+      {"-H", "aeg-event-type: SubscriptionValidation", "-H", "Content-Type: application/json",
+       "--data-binary",
+       R"([{"id": "1", "eventType": "Microsoft.EventGrid.SubscriptionValidationEvent",
+            "data": {"validationCode": "CODE-456"}, "dataVersion": "2"}])",
+       server.url("/webhook/azure")});
+  CHECK(anonymous.status == 200);
+  CHECK(anonymous.body == R"({"validationResponse":"CODE-456"})");
+  const auto smuggled =
+      server.request({"-H", "aeg-event-type: SubscriptionValidation", "-H",
+                      "Content-Type: application/json", "--data-binary",
+                      event_fixture(R"([{"eventType": "Microsoft.KeyVault.SecretNewVersionCreated",
+                          "subject": "{NS}-db", "data": {"ObjectName": "{NS}-db"}}])",
+                                    ns),
+                      server.url("/webhook/azure")});
+  CHECK(smuggled.status == 401);
+  CHECK(annotation(get_object("externalsecret", ns, "secret"), "force-sync").empty());
 
   const auto grid = server.post("/webhook", event_fixture(R"([
         {"eventType": "Microsoft.KeyVault.SecretNewVersionCreated", "subject": "{NS}-db",
