@@ -317,6 +317,13 @@ TEST_CASE("CloudEvents in binary mode read the ce- headers") {
   REQUIRE(plain.ok());
   CHECK(plain->keys == std::vector<std::string>{"/s"});
 
+  // Header values are percent-encoded by the HTTP binding.
+  FakeRequest encoded(
+      "", {{"ce-specversion", "1.0"}, {"ce-type", "t"}, {"ce-subject", "/team%20a/caf%C3%A9%2"}});
+  auto decoded = decode_events(encoded.request, "");
+  REQUIRE(decoded.ok());
+  CHECK(decoded->keys == std::vector<std::string>{"/team a/caf\xC3\xA9%2"});
+
   FakeRequest batch(R"({"specversion": "1.0", "type": "t", "subject": "/x"})",
                     {{"content-type", "application/cloudevents-batch+json"}});
   auto not_array = decode_events(batch.request, "");
