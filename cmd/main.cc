@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "cmd/completion_scripts.h"
 #include "cmd/exit_code.h"
 #include "cmd/global_options.h"
 #include "cmd/match_command.h"
@@ -25,6 +26,12 @@ int main(int argc, char** argv) {
   ServeOptions serve_options;
   auto* serve = add_serve_command(app, serve_options);
   auto* version = app.add_subcommand("version", "Print the version");
+  std::string shell;
+  auto* completion =
+      app.add_subcommand("completion", "Print the completion script for bash, zsh or fish");
+  completion->add_option("shell", shell, "bash, zsh or fish")
+      ->required()
+      ->check(CLI::IsMember({"bash", "zsh", "fish"}));
 
   try {
     app.parse(argc, argv);
@@ -37,6 +44,12 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
 
+  if (completion->parsed()) {
+    for (const auto& [name, script] : kCompletionScripts) {
+      if (name == shell) fmt::print("{}", script);
+    }
+    return kExitOk;
+  }
   if (version->parsed()) {
     fmt::print("eso-updater {}\n", eso::kVersion);
     return kExitOk;

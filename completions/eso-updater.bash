@@ -6,7 +6,7 @@ _eso_updater() {
   _init_completion || return
 
   local global_opts="--kubeconfig --context --cluster --user -n --namespace -A --all-namespaces -l --selector --chunk-size -h --help"
-  local commands="match trigger serve version"
+  local commands="match trigger serve version completion"
   local match_opts="-k --key --event --event-source --key-path --store --store-kind --provider -o --output -h --help"
   local trigger_opts="-k --key --event --event-source --key-path --annotation --dry-run --force --include-possible --patch-children --require-match --concurrency --wait --timeout --repeat-after --store --store-kind --provider -o --output -h --help"
 
@@ -38,13 +38,14 @@ _eso_updater() {
 
   local command="" w
   for w in "${words[@]:1:cword-1}"; do
-    case $w in match | trigger | serve | version) command=$w; break ;; esac
+    case $w in match | trigger | serve | version | completion) command=$w; break ;; esac
   done
   case $command in
     match) COMPREPLY=($(compgen -W "$match_opts $global_opts" -- "$cur")) ;;
     trigger) COMPREPLY=($(compgen -W "$trigger_opts $global_opts" -- "$cur")) ;;
     serve) COMPREPLY=($(compgen -W "$serve_opts $global_opts" -- "$cur")) ;;
     version) COMPREPLY=() ;;
+    completion) COMPREPLY=($(compgen -W "bash zsh fish -h --help" -- "$cur")) ;;
     *) COMPREPLY=($(compgen -W "$commands $global_opts" -- "$cur")) ;;
   esac
 }

@@ -2,7 +2,7 @@
 # Kept in step with `eso-updater --help` by test/cli/help_test.cc, which asks fish itself
 # (`complete -C`) what it offers.
 
-set -l commands match trigger serve version
+set -l commands match trigger serve version completion
 set -l providers akeyless aws azurekv gcpsm vault doppler infisical
 
 complete -c eso-updater -f
@@ -12,6 +12,8 @@ complete -c eso-updater -n "not __fish_seen_subcommand_from $commands" -a match 
 complete -c eso-updater -n "not __fish_seen_subcommand_from $commands" -a trigger -d 'Annotate every ExternalSecret that reads a key so ESO re-syncs it'
 complete -c eso-updater -n "not __fish_seen_subcommand_from $commands" -a serve -d 'Receive secret-change webhooks and trigger ESO at once'
 complete -c eso-updater -n "not __fish_seen_subcommand_from $commands" -a version -d 'Print the version'
+complete -c eso-updater -n "not __fish_seen_subcommand_from $commands" -a completion -d 'Print the completion script for bash, zsh or fish'
+complete -c eso-updater -n "__fish_seen_subcommand_from completion" -a 'bash zsh fish' -d 'Shell'
 
 # Global options, accepted before and after the command.
 complete -c eso-updater -n "not __fish_seen_subcommand_from version" -s h -l help -d 'Print help and exit'

@@ -87,11 +87,12 @@ std::set<std::string> commands_in_help() {
   return commands;
 }
 
-// The subcommands that take options of their own (all but `version`).
+// The subcommands that take options of their own (all but `version` and `completion`, whose
+// only argument is the shell).
 std::vector<std::string> commands_with_options() {
   std::vector<std::string> out;
   for (const auto& c : commands_in_help()) {
-    if (c != "version") out.push_back(c);
+    if (c != "version" && c != "completion") out.push_back(c);
   }
   return out;
 }
@@ -238,6 +239,26 @@ TEST_CASE("version prints the project version") {
   const auto r = eso_updater({"version"});
   CHECK(r.exit_code == 0);
   CHECK(r.out.rfind("eso-updater ", 0) == 0);
+}
+
+}  // namespace eso::test
+
+namespace eso::test {
+
+TEST_CASE("completion SHELL prints the script completions/ holds, and refuses other shells") {
+  for (const auto& [shell, file] :
+       std::vector<std::pair<std::string, std::string>>{{"bash", "completions/eso-updater.bash"},
+                                                        {"zsh", "completions/_eso-updater"},
+                                                        {"fish", "completions/eso-updater.fish"}}) {
+    CAPTURE(shell);
+    const auto r = eso_updater({"completion", shell});
+    CHECK(r.exit_code == 0);
+    CHECK(r.out == read_source(file));
+  }
+  const auto bad = eso_updater({"completion", "tcsh"});
+  CHECK(bad.exit_code == 2);
+  CHECK(contains(bad.err, "tcsh"));
+  CHECK(eso_updater({"completion"}).exit_code == 2);
 }
 
 }  // namespace eso::test
