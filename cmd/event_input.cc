@@ -55,7 +55,7 @@ void add_key_input_options(CLI::App& command, KeyInput& input, const std::string
 }
 
 Result<CollectedKeys> collect_keys(const KeyInput& input, StoreScopeOptions& scope) {
-  CollectedKeys keys{input.keys, {}};
+  CollectedKeys keys{input.keys, {}, {}};
   if (input.event_file.empty()) {
     if (keys.keys.empty()) return Error{ErrorCode::kInvalidArgument, "give --key or --event"};
     return keys;
@@ -82,6 +82,13 @@ Result<CollectedKeys> collect_keys(const KeyInput& input, StoreScopeOptions& sco
   fmt::print(stderr, "\n");
   keys.keys.insert(keys.keys.end(), decoded->keys.begin(), decoded->keys.end());
   keys.paths = decoded->paths;
+  keys.configs = decoded->configs;
+  for (const auto& c : decoded->configs) {
+    fmt::print(stderr,
+               "event: {} config {} changed without secret names; entries of the stores that "
+               "--store names, or that --provider {} finds, match\n",
+               c.provider, c.config, c.provider);
+  }
   if (scope.store.empty()) scope.store = decoded->store;
   if (scope.provider.empty()) scope.provider = decoded->provider;
   return keys;

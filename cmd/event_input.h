@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cmd/global_options.h"
+#include "core/event_decoder.h"
 #include "core/result.h"
 
 namespace eso::cmd {
@@ -23,6 +24,7 @@ struct KeyInput {
 struct CollectedKeys {
   std::vector<std::string> keys;
   std::vector<std::string> paths;
+  std::vector<ConfigScope> configs;  ///< configurations changed as a whole (Doppler)
 };
 
 /// Registers -k/--key, --event, --event-source and --key-path on a subcommand.

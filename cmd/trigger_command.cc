@@ -302,8 +302,9 @@ int run_trigger(const GlobalOptions& global, const TriggerCommandOptions& given)
     print_error(inventory.error());
     return kExitUsage;
   }
-  const auto matched = match_keys(inventory->objects, keys->keys,
-                                  match_scope(options.scope, *inventory), keys->paths);
+  const auto matched =
+      match_keys(inventory->objects, keys->keys, match_scope(options.scope, *inventory),
+                 keys->paths, keys->configs);
   warn_problems(matched.problems);
   TriggerOptions plan_options;
   plan_options.annotation = options.annotation;

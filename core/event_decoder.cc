@@ -558,11 +558,13 @@ Status decode_gcp(const Json& doc, const Ctx& ctx, DecodedEvents& out) {
 
 // ---- Doppler ----
 
-constexpr std::array<std::string_view, 1> kDopplerTypes{"config.secrets.update"};
+constexpr std::array<std::string_view, 2> kDopplerTypes{"config.secrets.update",
+                                                        "enclave.project.config.secrets.update"};
 
 bool detect_doppler(const Json& doc, const Ctx& ctx) {
-  return ctx.header("x-doppler-signature") != nullptr ||
-         json_string(doc, "type").rfind("config.secrets.", 0) == 0;
+  const std::string type = json_string(doc, "type");
+  return ctx.header("x-doppler-signature") != nullptr || type.rfind("config.secrets.", 0) == 0 ||
+         type.rfind("enclave.project.config.secrets.", 0) == 0;
 }
 
 Status decode_doppler(const Json& doc, const Ctx& ctx, DecodedEvents& out) {
@@ -580,8 +582,25 @@ Status decode_doppler(const Json& doc, const Ctx& ctx, DecodedEvents& out) {
       }
     }
   }
-  if (out.keys.size() == before) {
-    out.ignored.push_back({type, "no secret names in diff.added/updated/removed"});
+  if (out.keys.size() != before) return ok_status();
+  // The default payload names no secret: the config changed as a whole.
+  const Json* config = json_member(doc, "config");
+  const Json* project = json_member(doc, "project");
+  ConfigScope scope{"doppler", {}, config != nullptr ? json_string(*config, "name") : ""};
+  for (const auto& name : {config != nullptr ? json_string(*config, "project") : "",
+                           project != nullptr ? json_string(*project, "id") : "",
+                           project != nullptr ? json_string(*project, "name") : ""}) {
+    if (!name.empty() &&
+        std::find(scope.projects.begin(), scope.projects.end(), name) == scope.projects.end()) {
+      scope.projects.push_back(name);
+    }
+  }
+  if (scope.config.empty() || scope.projects.empty()) {
+    out.ignored.push_back({type, "no secret names in diff and no config.name and project"});
+    return ok_status();
+  }
+  if (std::find(out.configs.begin(), out.configs.end(), scope) == out.configs.end()) {
+    out.configs.push_back(std::move(scope));
   }
   return ok_status();
 }

@@ -20,6 +20,15 @@ struct IgnoredEvent {
   std::string reason;
 };
 
+/// A whole configuration changed, its secrets unnamed (Doppler's default payload): every entry
+/// reading a store of `provider` for that project and config is affected.
+struct ConfigScope {
+  std::string provider;               ///< the ESO provider key, e.g. `doppler`
+  std::vector<std::string> projects;  ///< the names the sender gives the project (id, slug, name)
+  std::string config;
+  bool operator==(const ConfigScope&) const = default;
+};
+
 /// A handshake answer a sender expects instead of a report (Azure Event Grid's
 /// SubscriptionValidation): sent as is, nothing is matched or patched.
 struct EventReply {
@@ -35,6 +44,8 @@ struct DecodedEvents {
   /// Folders whose secrets changed, for senders that name no secret (Infisical): a key matches
   /// when it lies directly in one, a `find.path` when it contains one.
   std::vector<std::string> paths;
+  /// Configurations that changed as a whole (Doppler without a diff).
+  std::vector<ConfigScope> configs;
   std::vector<IgnoredEvent> ignored;
   /// Events seen per event type (acted on or not); "" for events without a type.
   std::map<std::string, size_t> types;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <map>
 #include <memory>
 #include <utility>
@@ -241,11 +242,45 @@ void match_paths(const ExternalSecret& es, const std::vector<std::string>& paths
   }
 }
 
+constexpr std::string_view kConfigRule = "doppler-config";
+
+bool config_selects(const ConfigScope& config, const StoreInfo* info, const MatchScope& scope) {
+  if (info == nullptr) return !scope.store_name.empty();  // the route named the store
+  if (info->provider != config.provider) return false;
+  if (!info->doppler_config.empty() && info->doppler_config != config.config) return false;
+  if (info->doppler_project.empty()) return true;
+  return std::any_of(config.projects.begin(), config.projects.end(), [&](const std::string& p) {
+    return p.size() == info->doppler_project.size() &&
+           std::equal(p.begin(), p.end(), info->doppler_project.begin(), [](char a, char b) {
+             return std::tolower(static_cast<unsigned char>(a)) ==
+                    std::tolower(static_cast<unsigned char>(b));
+           });
+  });
+}
+
+// A whole configuration changed: every entry reading one of its stores.
+void match_configs(const ExternalSecret& es, const std::vector<ConfigScope>& configs,
+                   const MatchScope& scope, MatchResult& result) {
+  auto add = [&](const StoreRef& store, const std::string& field) {
+    if (!in_scope(es, store, scope)) return;
+    const StoreInfo* info = scope.stores ? scope.stores(es, store) : nullptr;
+    for (const auto& c : configs) {
+      if (!config_selects(c, info, scope)) continue;
+      result.matches.push_back(Match{&es, c.provider + ":" + c.config, field, store,
+                                     refresh_verdict(es), false, std::string(kConfigRule)});
+      return;
+    }
+  };
+  for (const auto& ref : es.remote_keys) add(ref.store, ref.field);
+  for (const auto& find : es.finds) add(find.store, find.field);
+}
+
 }  // namespace
 
 MatchResult match_keys(const std::vector<ExternalSecret>& objects,
                        const std::vector<std::string>& keys, const MatchScope& scope,
-                       const std::vector<std::string>& paths) {
+                       const std::vector<std::string>& paths,
+                       const std::vector<ConfigScope>& configs) {
   const WantedKeys wanted(keys);
   std::vector<std::string> akeyless;
   akeyless.reserve(keys.size());
@@ -259,6 +294,7 @@ MatchResult match_keys(const std::vector<ExternalSecret>& objects,
     match_remote_keys(es, wanted, scope, result);
     match_finds(es, akeyless, scope, regexps, result);
     if (!paths.empty()) match_paths(es, paths, scope, result);
+    if (!configs.empty()) match_configs(es, configs, scope, result);
   }
   return result;
 }

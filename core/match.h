@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/event_decoder.h"
 #include "core/external_secret.h"
 
 namespace eso {
@@ -63,6 +64,9 @@ struct StoreInfo {
   /// unset) and `secretsScope.environmentSlug`.
   std::string infisical_path;
   std::string infisical_environment;
+  /// Doppler: `project` and `config`, empty when the store's service token implies them.
+  std::string doppler_project;
+  std::string doppler_config;
 };
 
 /// Finds the store an entry of `object` reads from; nullptr when unknown.
@@ -90,9 +94,16 @@ struct MatchScope {
 /// lies in `/`), a `find` when its `path` is the folder or contains it; a find that also filters
 /// by name or tags is a possible match. Rule `infisical-path`; entries whose store is known to be
 /// another provider are skipped.
+///
+/// `configs` are configurations that changed as a whole (Doppler's default payload): every
+/// `remoteRef.key`, `extract.key` and `find` entry reading a store of that provider whose
+/// project and config (when the store names them) are the event's matches, rule
+/// `doppler-config`. Only entries whose store is known (`scope.stores`) or named
+/// (`scope.store_name`) can match.
 MatchResult match_keys(const std::vector<ExternalSecret>& objects,
                        const std::vector<std::string>& keys, const MatchScope& scope = {},
-                       const std::vector<std::string>& paths = {});
+                       const std::vector<std::string>& paths = {},
+                       const std::vector<ConfigScope>& configs = {});
 
 /// `find.path` selects `key` (both Akeyless-normalised): ESO treats the path as a folder, so
 /// `/prod` selects `/prod/db` but not `/production`.

@@ -32,6 +32,10 @@ Result<SecretStoreRecord> parse_secret_store(const rapidjson::Value& object,
     while (!mount.empty() && mount.front() == '/') mount.erase(0, 1);
     store.info.vault_mount = mount;
   }
+  if (store.info.provider == "doppler") {
+    store.info.doppler_project = string_member(&first.value, "project");
+    store.info.doppler_config = string_member(&first.value, "config");
+  }
   if (store.info.provider == "infisical") {
     const auto* scope = json_member(first.value, "secretsScope");
     std::string path = string_member(scope, "secretsPath");

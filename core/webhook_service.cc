@@ -119,7 +119,8 @@ WebhookService::WebhookService(KubeApi& api, const KeyIndex* index,
 
 Result<std::vector<ExternalSecret>> WebhookService::candidates(const DecodedEvents& decoded) {
   if (index_ != nullptr) {
-    return decoded.paths.empty() ? index_->candidates(decoded.keys) : index_->all();
+    return decoded.paths.empty() && decoded.configs.empty() ? index_->candidates(decoded.keys)
+                                                            : index_->all();
   }
   std::vector<ExternalSecret> out;
   for (const auto& scope : settings_.scopes) {
@@ -178,7 +179,17 @@ WebhookResponse WebhookService::handle(const EventRequest& request, std::string_
     return error_response(
         422, "scoping to provider \"" + scope.provider + "\" needs serve --stores (or --provider)");
   }
-  const MatchResult matched = match_keys(*objects, decoded->keys, scope, decoded->paths);
+  if (!decoded->configs.empty() && !scope.stores && scope.store_name.empty()) {
+    for (const auto& c : decoded->configs) {
+      decoded->ignored.push_back(
+          {c.provider, "config " + c.config +
+                           " changed without secret names: serve --stores (or ?store=) finds "
+                           "the stores that read it"});
+    }
+    decoded->configs.clear();
+  }
+  const MatchResult matched =
+      match_keys(*objects, decoded->keys, scope, decoded->paths, decoded->configs);
   counters_.matches += matched.matches.size();
   TriggerOptions options;
   options.annotation = settings_.annotation;

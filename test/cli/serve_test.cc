@@ -668,4 +668,49 @@ TEST_CASE("serve --stores scopes by provider and places Infisical keys in their 
   CHECK(server.metric("eso_updater_event_lists_total") == 0);
 }
 
+TEST_CASE("a Doppler config change without names refreshes what reads that config's stores") {
+  const auto ns = unique_namespace("serve-doppler");
+  kubectl({"apply", "-f", "-"}, event_fixture(R"(apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata: {name: doppler-prd, namespace: {NS}}
+spec:
+  provider:
+    doppler:
+      auth: {secretRef: {dopplerToken: {name: doppler, key: token}}}
+      project: backend
+      config: prd
+---
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata: {name: doppler-dev, namespace: {NS}}
+spec:
+  provider:
+    doppler:
+      auth: {secretRef: {dopplerToken: {name: doppler, key: token}}}
+      project: backend
+      config: dev
+---
+)",
+                                              ns) +
+                                    es_via(ns, "prd", "DATABASE_URL", "doppler-prd") +
+                                    es_via(ns, "dev", "DATABASE_URL", "doppler-dev") +
+                                    es_via(ns, "other", "DATABASE_URL", "akeyless"));
+  const std::string body = R"({"type": "config.secrets.update",
+      "config": {"name": "prd", "environment": "prd", "project": "backend"},
+      "project": {"id": "backend", "name": "Backend"}, "workplace": {"id": "w"}})";
+  {
+    Server unaware({"-n", ns});
+    const auto ignored = unaware.post("/webhook/doppler", body);
+    CHECK(ignored.status == 200);
+    CHECK(patched_names(ignored).empty());
+    CHECK(contains(ignored.body, "--stores"));
+  }
+  Server server({"-n", ns}, {"--stores"});
+  const auto reply = server.post("/webhook/doppler", body);
+  INFO(reply.body);
+  CHECK(reply.status == 200);
+  CHECK(patched_names(reply) == std::vector<std::string>{ns + "/prd"});
+  CHECK(contains(reply.body, "doppler-config"));
+}
+
 }  // namespace eso::test

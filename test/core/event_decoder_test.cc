@@ -482,3 +482,31 @@ TEST_CASE("Infisical folders are normalised") {
 }
 
 }  // namespace eso
+
+namespace eso {
+
+TEST_CASE("Doppler's default payload, without a diff, names its config") {
+  auto r = decode_events(R"({"type": "config.secrets.update",
+      "config": {"name": "prd", "environment": "prd", "project": "714faaa5958"},
+      "project": {"id": "714faaa5958", "name": "Backend"}, "workplace": {"id": "fcd76"}})",
+                         "");
+  REQUIRE(r.ok());
+  CHECK(r->source == "doppler");
+  CHECK(r->keys.empty());
+  CHECK(r->ignored.empty());
+  REQUIRE(r->configs.size() == 1);
+  CHECK(r->configs[0] == ConfigScope{"doppler", {"714faaa5958", "Backend"}, "prd"});
+  auto enclave = decode_events(R"({"type": "enclave.project.config.secrets.update",
+      "config": {"name": "dev", "project": "backend"}})",
+                               "");
+  REQUIRE(enclave.ok());
+  CHECK(enclave->source == "doppler");
+  REQUIRE(enclave->configs.size() == 1);
+  CHECK(enclave->configs[0].config == "dev");
+  auto nameless = decode_events(R"({"type": "config.secrets.update"})", "doppler");
+  REQUIRE(nameless.ok());
+  CHECK(nameless->configs.empty());
+  CHECK(nameless->ignored.size() == 1);
+}
+
+}  // namespace eso

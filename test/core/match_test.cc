@@ -11,6 +11,22 @@ namespace eso {
 
 using test::es_from_json;
 
+// A store of `provider`; the rest as a store's spec would give them.
+static StoreInfo store_info(const std::string& provider, const std::string& vault_mount = "",
+                            const std::string& infisical_path = "",
+                            const std::string& infisical_environment = "",
+                            const std::string& doppler_project = "",
+                            const std::string& doppler_config = "") {
+  StoreInfo info;
+  info.provider = provider;
+  info.vault_mount = vault_mount;
+  info.infisical_path = infisical_path;
+  info.infisical_environment = infisical_environment;
+  info.doppler_project = doppler_project;
+  info.doppler_config = doppler_config;
+  return info;
+}
+
 namespace {
 
 ExternalSecret with_refresh(const char* policy, const char* interval, const char* synced) {
@@ -258,8 +274,8 @@ TEST_CASE("scoping by store, provider, and the store's own key rule") {
       test::es_from_json(R"({"metadata": {"namespace": "a", "name": "unknown-store"}, "spec": {
         "secretStoreRef": {"name": "gone"}, "data": [{"remoteRef": {"key": "prod/db"}}]}})"),
   };
-  const StoreInfo aws{"aws", "", "", ""};
-  const StoreInfo vault{"vault", "secret", "", ""};
+  const StoreInfo aws = store_info("aws");
+  const StoreInfo vault = store_info("vault", "secret");
   MatchScope scope;
   scope.stores = [&](const ExternalSecret&, const StoreRef& s) -> const StoreInfo* {
     if (s.name == "aws-store" && s.kind == "SecretStore") return &aws;
@@ -330,10 +346,10 @@ TEST_CASE("a changed folder (Infisical) matches keys in it and finds over it") {
 
   // Entries whose store is another provider are left alone.
   MatchScope scope;
-  StoreInfo akeyless{"akeyless", "", "", ""};
+  StoreInfo akeyless = store_info("akeyless");
   scope.stores = [&](const ExternalSecret&, const StoreRef&) { return &akeyless; };
   CHECK(match_keys(objects, {}, scope, {"/backend/db"}).matches.empty());
-  StoreInfo infisical{"infisical", "", "/", ""};
+  StoreInfo infisical = store_info("infisical", "", "/");
   scope.stores = [&](const ExternalSecret&, const StoreRef&) { return &infisical; };
   CHECK(match_keys(objects, {}, scope, {"/backend/db"}).matches.size() == 4);
 }
@@ -355,8 +371,8 @@ TEST_CASE("with its store known, an Infisical key lies in the store's folder and
         "dataFrom": [{"find": {"name": {"regexp": ".*"}}}]}})"),
   };
   const std::vector<SecretStoreRecord> stores{
-      {ObjectRef{"SecretStore", "a", "inf-prod"}, StoreInfo{"infisical", "", "/backend", "prod"}},
-      {ObjectRef{"SecretStore", "a", "inf-dev"}, StoreInfo{"infisical", "", "/backend", "dev"}},
+      {ObjectRef{"SecretStore", "a", "inf-prod"}, store_info("infisical", "", "/backend", "prod")},
+      {ObjectRef{"SecretStore", "a", "inf-dev"}, store_info("infisical", "", "/backend", "dev")},
   };
   MatchScope scope;
   scope.stores = store_lookup(&stores);
@@ -372,6 +388,55 @@ TEST_CASE("with its store known, an Infisical key lies in the store's folder and
   const auto dev = match_keys(objects, {}, scope, {"/backend"});
   REQUIRE(dev.matches.size() == 1);
   CHECK(dev.matches[0].object->ref.name == "dev");
+}
+
+}  // namespace eso
+
+namespace eso {
+
+TEST_CASE("a Doppler config that changed as a whole matches every entry of its stores") {
+  const std::vector<ExternalSecret> objects{
+      test::es_from_json(R"({"metadata": {"namespace": "a", "name": "prd"}, "spec": {
+        "secretStoreRef": {"name": "doppler-prd"},
+        "data": [{"secretKey": "u", "remoteRef": {"key": "DB_URL"}},
+                 {"secretKey": "v", "remoteRef": {"key": "API_KEY"}}]}})"),
+      test::es_from_json(R"({"metadata": {"namespace": "a", "name": "token-scoped"}, "spec": {
+        "secretStoreRef": {"name": "doppler-token"},
+        "dataFrom": [{"find": {"name": {"regexp": ".*"}}}]}})"),
+      test::es_from_json(R"({"metadata": {"namespace": "a", "name": "dev"}, "spec": {
+        "secretStoreRef": {"name": "doppler-dev"},
+        "data": [{"secretKey": "u", "remoteRef": {"key": "DB_URL"}}]}})"),
+      test::es_from_json(R"({"metadata": {"namespace": "a", "name": "akeyless"}, "spec": {
+        "secretStoreRef": {"name": "akeyless"},
+        "data": [{"secretKey": "u", "remoteRef": {"key": "DB_URL"}}]}})"),
+  };
+  const std::vector<SecretStoreRecord> stores{
+      {ObjectRef{"SecretStore", "a", "doppler-prd"},
+       store_info("doppler", "", "", "", "Backend", "prd")},
+      {ObjectRef{"SecretStore", "a", "doppler-token"}, store_info("doppler")},
+      {ObjectRef{"SecretStore", "a", "doppler-dev"},
+       store_info("doppler", "", "", "", "backend", "dev")},
+      {ObjectRef{"SecretStore", "a", "akeyless"}, store_info("akeyless")},
+  };
+  const ConfigScope prd{"doppler", {"714faaa5958", "backend"}, "prd"};
+  MatchScope scope;
+  scope.stores = store_lookup(&stores);
+  const auto result = match_keys(objects, {}, scope, {}, {prd});
+  std::vector<std::string> got;
+  for (const auto& m : result.matches) {
+    got.push_back(m.object->ref.name + " " + m.field + " " + m.rule);
+    CHECK(m.key == "doppler:prd");
+  }
+  CHECK(got == std::vector<std::string>{"prd spec.data[0].remoteRef.key doppler-config",
+                                        "prd spec.data[1].remoteRef.key doppler-config",
+                                        "token-scoped spec.dataFrom[0].find doppler-config"});
+  // Stores unknown: nothing, unless the route names the store.
+  CHECK(match_keys(objects, {}, {}, {}, {prd}).matches.empty());
+  MatchScope named;
+  named.store_name = "doppler-dev";
+  const auto by_name = match_keys(objects, {}, named, {}, {prd});
+  REQUIRE(by_name.matches.size() == 1);
+  CHECK(by_name.matches[0].object->ref.name == "dev");
 }
 
 }  // namespace eso
