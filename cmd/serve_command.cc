@@ -1,6 +1,7 @@
 #include "cmd/serve_command.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -406,7 +408,11 @@ class ServeHandler final : public http::Handler {
     const bool needs_auth = route == "/webhook" || (route == "/metrics" && options_.metrics_auth);
     if (needs_auth && !options_.insecure_no_auth) {
       const auto secrets = credentials_.current();
-      if (!authenticated(head, secrets) && !validation_handshake(head)) {
+      const bool anonymous = !authenticated(head, secrets);
+      if (anonymous && validation_handshake(head) && head.content_length > 65536) {
+        return json(413, "a validation handshake without credentials is at most 64 KiB");
+      }
+      if (anonymous && !validation_handshake(head)) {
         ++metrics_.auth_failures;
         http::Response r = json(401, "missing or wrong credentials");
         r.headers.emplace_back("WWW-Authenticate", secrets.http.basic()
@@ -430,7 +436,9 @@ class ServeHandler final : public http::Handler {
     if (path == "/healthz") return json(200, "", "{\"status\":\"ok\"}");
     if (path == "/readyz") {
       return ready_() ? json(200, "", "{\"status\":\"ready\"}")
-                      : json(503, "not ready: the ExternalSecret index is not synced");
+                      : json(503,
+                             "not ready: the ExternalSecret index or the stores are not "
+                             "listed yet");
     }
     if (path == "/metrics") {
       return http::Response{200, "text/plain; version=0.0.4", render_(), {}};
@@ -465,7 +473,10 @@ class ServeHandler final : public http::Handler {
 
   void answered(const http::RequestHead& head, int status,
                 std::chrono::microseconds duration) override {
-    const std::string route = head.method.empty() ? "-" : route_of(head.target);
+    // Only known routes become labels and log fields: a path is the client's to choose.
+    static const std::set<std::string> kKnown{"/healthz", "/readyz", "/metrics", "/webhook"};
+    std::string route = head.method.empty() ? "-" : route_of(head.target);
+    if (route != "-" && kKnown.count(route) == 0) route = "other";
     metrics_.request(route, status, duration);
     const double ms = static_cast<double>(duration.count()) / 1000.0;
     const auto now = std::chrono::system_clock::now();
@@ -642,6 +653,12 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& options) {
 }
 
 int run_serve(const GlobalOptions& global, const ServeOptions& options) {
+  // Connections, watches and patches all need descriptors: take what the hard limit allows.
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &files);
+  }
   const auto phase = duration_option("--phase-timeout", options.phase_timeout);
   const auto drain = duration_option("--drain-timeout", options.drain_timeout);
   const auto tolerance = duration_option("--signature-tolerance", options.signature_tolerance);

@@ -212,8 +212,9 @@ void match_paths(const ExternalSecret& es, const std::vector<std::string>& paths
   for (const auto& ref : es.remote_keys) {
     const StoreInfo* info = nullptr;
     if (!in_scope(es, ref.store, scope) || !usable(ref.store, info)) continue;
+    // ESO joins a key that does not start with '/' (NAME or sub/NAME) to the store's path.
     std::string key = ref.key;
-    if (info != nullptr && key.find('/') == std::string::npos) {
+    if (info != nullptr && !key.empty() && key.front() != '/') {
       key = info->infisical_path + "/" + key;
     }
     const std::string folder = folder_of(normalise_akeyless_key(key));
@@ -230,7 +231,8 @@ void match_paths(const ExternalSecret& es, const std::vector<std::string>& paths
     std::string root = find.has_path ? normalise_akeyless_key(find.path) : "/";
     if (!find.has_path && info != nullptr) root = info->infisical_path;
     for (const auto& path : paths) {
-      if (root != path && !find_path_selects(root, path)) continue;
+      // ESO's Infisical find keeps a secret whose path starts with find.path, as a string.
+      if (path.rfind(root, 0) != 0) continue;
       const bool possible = find.has_name_regexp || find.has_tags;
       const std::string field = find.field + (find.has_tags          ? ".tags"
                                               : find.has_name_regexp ? ".name.regexp"

@@ -174,6 +174,10 @@ WebhookResponse WebhookService::handle(const EventRequest& request, std::string_
   scope.environment = decoded->environment;
   // Kept alive for the match below: the lookup points into it.
   const auto stores = stores_ ? stores_() : nullptr;
+  if (stores_ && !stores) {
+    return error_response(503, "the SecretStores are not listed yet; retry",
+                          {{"Retry-After", "5"}});
+  }
   if (stores) scope.stores = store_lookup(stores.get());
   if (!scope.provider.empty() && !stores) {
     return error_response(

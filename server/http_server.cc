@@ -99,13 +99,14 @@ void HttpServer::reject(Stream& stream, const RequestHead* head, int status,
 
 // One request on a connection: head → admit → (100 Continue) → body → handle → write.
 // Returns true when the connection may carry another request.
-bool HttpServer::serve_request(Stream& stream, std::string& buffer, bool first, bool last) {
+bool HttpServer::serve_request(Stream& stream, std::string& buffer, bool last) {
   const auto started = Clock::now();
-  // Wait for the first byte (idle on keep-alive), then the whole head within one phase.
+  // A connection reaches a worker only when it is readable (idle waits happen in the accept
+  // thread), so its first byte is due within one phase too: a TLS record that never completes
+  // holds a worker no longer than a plain-text head that never does.
   if (buffer.empty()) {
-    const auto idle = first ? options_.phase_timeout : options_.idle_timeout;
-    if (stream.read_some(buffer, options_.limits.max_head_bytes + 1, started + idle) !=
-        ReadEnd::kData) {
+    if (stream.read_some(buffer, options_.limits.max_head_bytes + 1,
+                         started + options_.phase_timeout) != ReadEnd::kData) {
       return false;
     }
   }
@@ -188,7 +189,9 @@ bool HttpServer::serve_request(Stream& stream, std::string& buffer, bool first, 
 }
 
 void HttpServer::close_connection(Connection& c) {
+  if (c.fd < 0) return;
   if (c.ssl != nullptr) {
+    shutdown_tls(c.ssl);
     close_tls(c.fd, c.ssl);
   } else {
     ::close(c.fd);
@@ -197,20 +200,26 @@ void HttpServer::close_connection(Connection& c) {
   c.ssl = nullptr;
 }
 
+// The streams never close the socket here: the worker does, after taking it off active_, so
+// a drain's shutdown() cannot hit a number another thread has since been given.
 bool HttpServer::serve_connection(Connection& c) {
   std::unique_ptr<SocketStream> plain;
   std::unique_ptr<TlsStream> tls;
   Stream* stream = nullptr;
+  auto release = [&] {
+    if (tls) tls->release();
+    if (plain) plain->release();
+  };
   if (options_.tls) {
     const bool fresh = c.ssl == nullptr;
     if (fresh) c.ssl = options_.tls->new_session();
-    if (c.ssl == nullptr) {
-      ::close(c.fd);
+    if (c.ssl == nullptr) return false;
+    tls = std::make_unique<TlsStream>(c.fd, c.ssl);
+    // The handshake is the first phase of a new connection.
+    if (fresh && !tls->handshake(Clock::now() + options_.phase_timeout)) {
+      release();
       return false;
     }
-    tls = std::make_unique<TlsStream>(c.fd, c.ssl);
-    // The handshake is the first phase of a new connection; failing it closes the socket.
-    if (fresh && !tls->handshake(Clock::now() + options_.phase_timeout)) return false;
     stream = tls.get();
   } else {
     plain = std::make_unique<SocketStream>(c.fd);
@@ -219,15 +228,13 @@ bool HttpServer::serve_connection(Connection& c) {
   const int cap = std::max(options_.max_requests_per_connection, 1);
   // Serve what the connection has already sent; wait for more only in the accept thread.
   do {
-    const bool first = c.served == 0;
     ++c.served;
-    if (!serve_request(*stream, c.buffer, first, c.served >= cap)) return false;
+    if (!serve_request(*stream, c.buffer, c.served >= cap)) {
+      release();
+      return false;
+    }
   } while (!c.buffer.empty() || (tls && tls->pending()));
-  if (tls) {
-    tls->release();
-  } else {
-    plain->release();
-  }
+  release();
   return true;
 }
 
@@ -241,8 +248,8 @@ void HttpServer::worker() {
       c = std::move(queue_.front());
       queue_.pop_front();
       active_.push_back(c.fd);
+      ++busy_;  // under the lock: a drain never sees the queue empty and this one not busy
     }
-    ++busy_;
     const int fd = c.fd;
     const bool keep = serve_connection(c);
     {
@@ -251,11 +258,11 @@ void HttpServer::worker() {
       if (keep && !stopping_) {
         c.idle_until = Clock::now() + options_.idle_timeout;
         idle_.push_back(std::move(c));
-      } else if (keep) {
+      } else {
         close_connection(c);
       }
+      --busy_;
     }
-    --busy_;
     if (keep) wake();
   }
 }
@@ -278,16 +285,27 @@ void HttpServer::busy(int fd) {
   handler_.answered(RequestHead{}, 503, {});
 }
 
-void HttpServer::accept_from(int listener) {
+bool HttpServer::accept_from(int listener) {
   const int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
-  if (fd < 0) return;
+  if (fd < 0) {
+    if (errno != EMFILE && errno != ENFILE && errno != ENOBUFS && errno != ENOMEM) return true;
+    // Out of descriptors: the pending connection stays in the backlog and the listener stays
+    // readable. Free the longest-idle connection, or stop accepting for a moment; never spin.
+    std::lock_guard lock(mu_);
+    if (!idle_.empty()) {
+      close_connection(idle_.front());
+      idle_.pop_front();
+      return true;
+    }
+    return false;
+  }
   std::unique_lock lock(mu_);
   const size_t open = queue_.size() + idle_.size() + active_.size();
   if (queue_.size() >= static_cast<size_t>(options_.queue) ||
       (open >= static_cast<size_t>(options_.max_connections) && idle_.empty())) {
     lock.unlock();
     busy(fd);
-    return;
+    return true;
   }
   if (open >= static_cast<size_t>(options_.max_connections)) {
     close_connection(idle_.front());  // make room: the longest-idle connection goes
@@ -298,6 +316,7 @@ void HttpServer::accept_from(int listener) {
   c.fd = fd;
   c.idle_until = Clock::now() + options_.phase_timeout;
   idle_.push_back(std::move(c));
+  return true;
 }
 
 void HttpServer::serve(const std::atomic<bool>& stop, std::chrono::milliseconds drain) {
@@ -309,13 +328,16 @@ void HttpServer::serve(const std::atomic<bool>& stop, std::chrono::milliseconds 
   for (int i = 0; i < std::max(options_.workers, 1); ++i)
     workers_.emplace_back([this] { worker(); });
   std::vector<pollfd> fds;
+  Clock::time_point accept_paused_until{};
   while (!stop.load()) {
     // Listeners, the wake pipe, then every idle connection in the order of idle_.
     fds.clear();
-    for (int fd : listeners_) fds.push_back(pollfd{fd, POLLIN, 0});
+    const bool accepting = Clock::now() >= accept_paused_until;
+    for (int fd : listeners_)
+      fds.push_back(pollfd{fd, static_cast<short>(accepting ? POLLIN : 0), 0});
     fds.push_back(pollfd{wake_read_, POLLIN, 0});
     const size_t first_idle = fds.size();
-    auto timeout = std::chrono::milliseconds(200);
+    auto timeout = std::chrono::milliseconds(accepting ? 200 : 100);
     {
       std::lock_guard lock(mu_);
       const auto now = Clock::now();
@@ -361,7 +383,9 @@ void HttpServer::serve(const std::atomic<bool>& stop, std::chrono::milliseconds 
       idle_ = std::move(still_idle);
     }
     for (size_t i = 0; i + 1 < first_idle; ++i) {
-      if (fds[i].revents & POLLIN) accept_from(fds[i].fd);
+      if ((fds[i].revents & POLLIN) != 0 && !accept_from(fds[i].fd)) {
+        accept_paused_until = Clock::now() + std::chrono::milliseconds(100);
+      }
     }
   }
   // Stop accepting (new connections are refused), close the idle ones, then drain.

@@ -97,10 +97,11 @@ class HttpServer {
   void worker();
   /// Serves requests on `c` while they come without waiting; true to park it for the next.
   bool serve_connection(Connection& c);
-  bool serve_request(Stream& stream, std::string& buffer, bool first, bool last);
+  bool serve_request(Stream& stream, std::string& buffer, bool last);
   void reject(Stream& stream, const RequestHead* head, int status, const std::string& message);
   void busy(int fd);
-  void accept_from(int listener);
+  /// False when out of file descriptors with nothing idle to close: pause accepting.
+  bool accept_from(int listener);
   void wake();
 
   ServerOptions options_;

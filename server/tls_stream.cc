@@ -36,6 +36,10 @@ Result<SSL_CTX*> load(const TlsOptions& o) {
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  // With client verification on, OpenSSL refuses to resume a session without an ID context
+  // (a fatal alert to every client with a session cache: curl, nginx upstreams).
+  static constexpr unsigned char kSessionContext[] = "eso-updater";
+  SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
   if (SSL_CTX_use_certificate_chain_file(ctx, o.cert_file.c_str()) != 1) {
     return fail("cannot load the certificate " + o.cert_file);
   }
@@ -113,8 +117,14 @@ TlsStream::TlsStream(int fd, SSL* ssl) : fd_(fd), ssl_(ssl) {
 
 TlsStream::~TlsStream() {
   if (ssl_ == nullptr) return;
-  SSL_shutdown(ssl_);  // one try at close_notify; a peer that is gone does not matter
+  shutdown_tls(ssl_);
   close_tls(fd_, ssl_);
+}
+
+void shutdown_tls(SSL* ssl) {
+  ERR_clear_error();
+  SSL_shutdown(ssl);  // one try at close_notify; a peer that is gone does not matter
+  ERR_clear_error();
 }
 
 void close_tls(int fd, SSL* ssl) {
@@ -147,6 +157,7 @@ bool TlsStream::wait_for(int rc, Deadline deadline, bool& closed) {
 
 bool TlsStream::handshake(Deadline deadline) {
   for (;;) {
+    ERR_clear_error();  // SSL_get_error reads the thread's queue: start it empty
     const int rc = SSL_accept(ssl_);
     if (rc == 1) return true;
     bool closed = false;
@@ -157,6 +168,7 @@ bool TlsStream::handshake(Deadline deadline) {
 ReadEnd TlsStream::read_some(std::string& into, size_t max, Deadline deadline) {
   char buf[16384];
   for (;;) {
+    ERR_clear_error();
     const int n = SSL_read(ssl_, buf, static_cast<int>(std::min(sizeof buf, max)));
     if (n > 0) {
       into.append(buf, static_cast<size_t>(n));
@@ -172,6 +184,7 @@ ReadEnd TlsStream::read_some(std::string& into, size_t max, Deadline deadline) {
 
 bool TlsStream::write_all(std::string_view data, Deadline deadline) {
   while (!data.empty()) {
+    ERR_clear_error();
     const int n =
         SSL_write(ssl_, data.data(), static_cast<int>(std::min<size_t>(data.size(), 1 << 20)));
     if (n > 0) {

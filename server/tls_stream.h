@@ -72,7 +72,9 @@ class TlsStream final : public Stream {
   SSL* ssl_;
 };
 
-/// Closes a parked TLS session and its socket.
+/// Sends close_notify once, without waiting.
+void shutdown_tls(SSL* ssl);
+/// Frees a TLS session and closes its socket.
 void close_tls(int fd, SSL* ssl);
 
 }  // namespace eso::http

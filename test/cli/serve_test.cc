@@ -576,8 +576,12 @@ TEST_CASE(
       "/webhook", R"({"specversion": "1.0", "id": "1", "source": "/s", "type": "a\"b\nc\\d",
                       "subject": "/x"})");
   CHECK(odd.status == 200);
+  CHECK(server.get("/no/such/\"route\\").status == 404);
   const std::string metrics = server.get("/metrics").body;
   CHECK(contains(metrics, R"(type="a\"b\nc\\d"} 1)"));
+  // A path is the client's to choose: unknown routes share one label.
+  CHECK(contains(metrics, R"(eso_updater_http_requests_total{route="other",code="404"} 1)"));
+  CHECK_FALSE(contains(metrics, "no/such"));
   const auto refused =
       run_process({ESO_UPDATER_BINARY, "-n", ns, "serve", "--listen", "127.0.0.1:0"},
                   {"BASIC_AUTH_USER=", "BASIC_AUTH_PASSWORD=", "WEBHOOK_API_KEY=k"});

@@ -384,6 +384,24 @@ TEST_CASE("with its store known, an Infisical key lies in the store's folder and
                                         "find spec.dataFrom[0].find.name.regexp"});
   // The root folder is not the store's folder.
   CHECK(match_keys(objects, {}, scope, {"/"}).matches.empty());
+  // A key with a folder but no leading '/' is joined to the store's path too (ESO's
+  // getSecretAddress), and an Infisical find selects by string prefix.
+  const std::vector<ExternalSecret> more{
+      test::es_from_json(R"({"metadata": {"namespace": "a", "name": "sub"}, "spec": {
+        "secretStoreRef": {"name": "inf-prod"},
+        "data": [{"secretKey": "u", "remoteRef": {"key": "sub/DB_USER"}}]}})"),
+      test::es_from_json(R"({"metadata": {"namespace": "a", "name": "app"}, "spec": {
+        "secretStoreRef": {"name": "inf-prod"},
+        "dataFrom": [{"find": {"path": "/app"}}]}})"),
+  };
+  const auto sub = match_keys(more, {}, scope, {"/backend/sub"});
+  REQUIRE(sub.matches.size() == 1);
+  CHECK(sub.matches[0].object->ref.name == "sub");
+  CHECK(match_keys(more, {}, scope, {"/sub"}).matches.empty());
+  const auto app2 = match_keys(more, {}, scope, {"/app2"});
+  REQUIRE(app2.matches.size() == 1);
+  CHECK(app2.matches[0].object->ref.name == "app");
+
   scope.environment = "dev";
   const auto dev = match_keys(objects, {}, scope, {"/backend"});
   REQUIRE(dev.matches.size() == 1);

@@ -4,11 +4,13 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <thread>
 #include <vector>
 
@@ -410,6 +412,75 @@ TEST_CASE("stop closes idle connections at once and answers in-flight requests w
   CHECK(std::chrono::steady_clock::now() - start < 3000ms);
   ::close(idle);
   ::close(busy);
+}
+
+}  // namespace eso::http
+
+namespace eso::http {
+
+TEST_CASE("a parked connection that wakes with half a request holds a worker one phase at most") {
+  ServerOptions options;
+  options.workers = 1;
+  options.phase_timeout = 1000ms;
+  options.idle_timeout = 30000ms;
+  RunningServer s(options);
+  const int staller = connect_to(s.port);
+  send_all(staller, kKeepAlive);
+  REQUIRE(read_response(staller).rfind("HTTP/1.1 200", 0) == 0);
+  send_all(staller, "P");  // wakes from idle, then nothing more
+  std::this_thread::sleep_for(100ms);
+  const auto start = std::chrono::steady_clock::now();
+  const int other = connect_to(s.port);
+  send_all(other, kKeepAlive);
+  CHECK(read_response(other).rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(std::chrono::steady_clock::now() - start < 3000ms);  // a phase, not the idle timeout
+  ::close(staller);
+  ::close(other);
+}
+
+TEST_CASE("out of file descriptors, the accept loop neither spins nor stops serving") {
+  ServerOptions options;
+  options.workers = 2;
+  RunningServer s(options);
+  rlimit saved{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+  size_t open_now = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    ++open_now;
+  }
+  // Room for a few connections on both sides (the client sockets live in this process too).
+  rlimit tight = saved;
+  tight.rlim_cur = open_now + 12;
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &tight) == 0);
+  std::vector<int> clients;
+  for (int i = 0; i < 40; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (fd < 0) break;  // the client side ran out first
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(s.port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);  // completes in the backlog
+    clients.push_back(fd);
+  }
+  rusage before{};
+  ::getrusage(RUSAGE_SELF, &before);
+  std::this_thread::sleep_for(1500ms);
+  rusage after{};
+  ::getrusage(RUSAGE_SELF, &after);
+  const auto cpu_ms = [](const rusage& r) {
+    return r.ru_utime.tv_sec * 1000 + r.ru_utime.tv_usec / 1000 + r.ru_stime.tv_sec * 1000 +
+           r.ru_stime.tv_usec / 1000;
+  };
+  CHECK(cpu_ms(after) - cpu_ms(before) < 600);  // a spinning accept loop burns ~1500
+  for (int fd : clients) ::close(fd);
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &saved) == 0);
+  std::this_thread::sleep_for(300ms);
+  const int fd = connect_to(s.port);
+  send_all(fd, "POST /hook HTTP/1.1\r\nHost: h\r\n" + kAuth +
+                   "Content-Length: 1\r\nConnection: close\r\n\r\nx");
+  CHECK(read_until_close(fd).rfind("HTTP/1.1 200", 0) == 0);
+  ::close(fd);
 }
 
 }  // namespace eso::http

@@ -120,6 +120,9 @@ TEST_CASE("HTTPS: a client certificate from the client CA is the request's ident
       run("curl -sS --max-time 10 --cacert " + pki.file("ca.crt") + " --cert " +
           pki.file("client.crt") + " --key " + pki.file("client.key") + " " + s.url());
   CHECK(with_cert == "peer=[/CN=akeyless-forwarder]");
+  // Three connections from one curl: the second and third resume the first one's session.
+  CHECK(run("curl -sS --max-time 10 -H 'Connection: close' --cacert " + pki.file("ca.crt") + " " +
+            s.url() + " " + s.url() + " " + s.url()) == "peer=[]peer=[]peer=[]");
   // No certificate: still served (probes, Basic-auth senders), with no identity.
   CHECK(run("curl -sS --max-time 10 --cacert " + pki.file("ca.crt") + " " + s.url()) == "peer=[]");
   // A certificate from another CA fails the handshake.
