@@ -442,6 +442,14 @@ TEST_CASE("out of file descriptors, the accept loop neither spins nor stops serv
   ServerOptions options;
   options.workers = 2;
   RunningServer s(options);
+  {
+    // The server thread has made its pipe and workers before descriptors run short.
+    const int warm = connect_to(s.port);
+    send_all(warm, "POST /hook HTTP/1.1\r\nHost: h\r\n" + kAuth +
+                       "Content-Length: 1\r\nConnection: close\r\n\r\nx");
+    REQUIRE(read_until_close(warm).rfind("HTTP/1.1 200", 0) == 0);
+    ::close(warm);
+  }
   rlimit saved{};
   REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
   size_t open_now = 0;

@@ -131,7 +131,7 @@ TEST_CASE("HTTPS: a client certificate from the client CA is the request's ident
             .find("peer=") == std::string::npos);
 }
 
-TEST_CASE("HTTPS: a rotated certificate is served without a restart; a broken one is not") {
+TEST_CASE("HTTPS: a rotated certificate is served without a restart, a broken one is not") {
   Pki pki("rotate");
   auto tls = TlsContext::create({pki.file("server.crt"), pki.file("server.key"), ""});
   REQUIRE(tls.ok());
