@@ -350,7 +350,10 @@ void HttpServer::serve(const std::atomic<bool>& stop, std::chrono::milliseconds 
       }
     }
     const int ready = ::poll(fds.data(), fds.size(), static_cast<int>(timeout.count()) + 1);
-    if (ready < 0 && errno != EINTR) continue;
+    if (ready < 0 && errno != EINTR) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));  // never spin on an error
+      continue;
+    }
     if (fds[first_idle - 1].revents & POLLIN) {
       char drained[64];
       while (::read(wake_read_, drained, sizeof drained) > 0) {
