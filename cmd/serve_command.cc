@@ -342,25 +342,6 @@ std::string route_of(const std::string& target) {
   return path;
 }
 
-// %XX escapes and '+' decoded; a malformed escape is kept as written.
-std::string percent_decoded(std::string_view text) {
-  std::string out;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '+') {
-      out += ' ';
-    } else if (c == '%' && i + 2 < text.size() &&
-               std::isxdigit(static_cast<unsigned char>(text[i + 1])) != 0 &&
-               std::isxdigit(static_cast<unsigned char>(text[i + 2])) != 0) {
-      out += static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16));
-      i += 2;
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 // The value of `name` in the target's query string, percent-decoded ("" when absent).
 std::string query_value(const std::string& target, std::string_view name) {
   const auto q = target.find('?');
@@ -371,7 +352,7 @@ std::string query_value(const std::string& target, std::string_view name) {
     const std::string_view pair = rest.substr(0, amp);
     const auto eq = pair.find('=');
     if (pair.substr(0, eq) == name && eq != std::string_view::npos) {
-      return percent_decoded(pair.substr(eq + 1));
+      return http::percent_decode(pair.substr(eq + 1), true);
     }
     if (amp == std::string_view::npos) break;
     rest.remove_prefix(amp + 1);

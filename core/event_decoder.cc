@@ -17,6 +17,7 @@
 
 #include "core/base64.h"
 #include "core/http/basic_auth.h"
+#include "core/http/request_parser.h"
 #include "core/json_fields.h"
 
 namespace eso {
@@ -387,33 +388,13 @@ Status decode_cloudevents(const Json& doc, const Ctx& ctx, DecodedEvents& out) {
   return ok_status();
 }
 
-// The HTTP binding percent-encodes attribute values in headers (space, '"', '%', non-ASCII);
-// a malformed escape is kept as written.
-std::string percent_decoded(std::string_view text) {
-  auto hex = [](char c) {
-    return std::isxdigit(static_cast<unsigned char>(c)) != 0
-               ? (std::isdigit(static_cast<unsigned char>(c)) != 0 ? c - '0'
-                                                                   : (c | 0x20) - 'a' + 10)
-               : -1;
-  };
-  std::string out;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 && hex(text[i + 2]) >= 0) {
-      out += static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2]));
-      i += 2;
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
-}
-
 // Binary mode: the attributes are `ce-*` headers and the body is the data, in any format.
 Status decode_cloudevents_binary(const Ctx& ctx, DecodedEvents& out) {
   CloudEvent ce;
   auto header = [&](std::string_view name) {
     const std::string* v = ctx.header(name);
-    return v != nullptr ? percent_decoded(*v) : std::string();
+    // The HTTP binding percent-encodes attribute values (space, '"', '%', non-ASCII).
+    return v != nullptr ? http::percent_decode(*v, false) : std::string();
   };
   ce.specversion = header("ce-specversion");
   ce.type = header("ce-type");

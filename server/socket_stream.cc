@@ -12,16 +12,20 @@ SocketStream::~SocketStream() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-bool SocketStream::wait(short events, Deadline deadline) {
+bool wait_for_fd(int fd, short events, Deadline deadline) {
   for (;;) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return false;
-    pollfd p{fd_, events, 0};
+    pollfd p{fd, events, 0};
     const int rc = ::poll(&p, 1, static_cast<int>(std::min<long>(left.count(), 1000)));
     if (rc > 0) return true;
     if (rc < 0 && errno != EINTR) return false;
   }
+}
+
+bool SocketStream::wait(short events, Deadline deadline) {
+  return wait_for_fd(fd_, events, deadline);
 }
 
 ReadEnd SocketStream::read_some(std::string& into, size_t max, Deadline deadline) {

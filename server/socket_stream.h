@@ -12,6 +12,9 @@ using Deadline = std::chrono::steady_clock::time_point;
 /// How a read ended when it returned no data.
 enum class ReadEnd { kData, kClosed, kTimeout, kError };
 
+/// Waits until `fd` has one of `events` or `deadline` passes (false); EINTR is retried.
+bool wait_for_fd(int fd, short events, Deadline deadline);
+
 /// The one seam for socket I/O (STYLE.md "Seams"): EINTR, partial reads and writes, deadlines
 /// and SIGPIPE are handled here and nowhere else. Tests put faults behind it.
 class Stream {

@@ -144,15 +144,7 @@ bool TlsStream::wait_for(int rc, Deadline deadline, bool& closed) {
     ERR_clear_error();
     return false;
   }
-  for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return false;
-    pollfd p{fd_, events, 0};
-    const int ready = ::poll(&p, 1, static_cast<int>(std::min<long>(left.count(), 1000)));
-    if (ready > 0) return true;
-    if (ready < 0 && errno != EINTR) return false;
-  }
+  return wait_for_fd(fd_, events, deadline);
 }
 
 bool TlsStream::handshake(Deadline deadline) {

@@ -92,4 +92,8 @@ std::string format_response(int status, std::string_view content_type, std::stri
 /// The reason phrase of a status code ("Not Found").
 std::string_view reason_phrase(int status);
 
+/// %XX escapes decoded (and '+' as a space when `plus_is_space`, as in query strings); a
+/// malformed escape is kept as written.
+std::string percent_decode(std::string_view text, bool plus_is_space);
+
 }  // namespace eso::http
