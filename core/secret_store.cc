@@ -40,9 +40,9 @@ Result<SecretStoreRecord> parse_secret_store(const rapidjson::Value& object,
     const auto* scope = json_member(first.value, "secretsScope");
     std::string path = string_member(scope, "secretsPath");
     while (path.size() > 1 && path.back() == '/') path.pop_back();
-    if (path.empty()) path = "/";
-    if (path.front() != '/') path.insert(0, "/");
-    store.info.infisical_path = path;
+    // Built afresh rather than with insert(0, "/"): g++ 12 at -O3 reports a false -Wrestrict
+    // for an insert at the front (GCC bug 105329).
+    store.info.infisical_path = path.starts_with('/') ? path : "/" + path;
     store.info.infisical_environment = string_member(scope, "environmentSlug");
   }
   return store;

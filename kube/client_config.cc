@@ -290,19 +290,29 @@ std::vector<std::string> split_path_list(const std::string& list) {
   return out;
 }
 
-std::optional<Result<ClientConfig>> in_cluster_config(const ConfigOverrides& overrides,
-                                                      const EnvLookup& env) {
+std::string service_account_dir(const EnvLookup& env) {
+  return env("ESO_SERVICE_ACCOUNT_DIR").value_or(kServiceAccountDir);
+}
+
+// A pod's environment: the service's address and a mounted service-account token.
+bool in_cluster(const EnvLookup& env) {
   const auto host = env("KUBERNETES_SERVICE_HOST");
   const auto port = env("KUBERNETES_SERVICE_PORT");
-  const std::string dir = env("ESO_SERVICE_ACCOUNT_DIR").value_or(kServiceAccountDir);
-  if (!host || host->empty() || !port || port->empty() || !file_exists(dir + "/token")) {
-    return std::nullopt;
-  }
+  return host && !host->empty() && port && !port->empty() &&
+         file_exists(service_account_dir(env) + "/token");
+}
+
+// Only when in_cluster(env). (Not an optional<Result>: g++ 12 at -O3 reports a false
+// -Wmaybe-uninitialized when that is moved out.)
+Result<ClientConfig> in_cluster_config(const ConfigOverrides& overrides, const EnvLookup& env) {
+  const auto host = env("KUBERNETES_SERVICE_HOST").value_or("");
+  const auto port = env("KUBERNETES_SERVICE_PORT").value_or("");
+  const std::string dir = service_account_dir(env);
   ClientConfig config;
   config.source = "in-cluster (" + dir + ")";
   // RFC 3986 §3.2.2: an IPv6 literal goes in brackets.
-  const bool ipv6 = host->find(':') != std::string::npos;
-  config.server = fmt::format("https://{}{}{}:{}", ipv6 ? "[" : "", *host, ipv6 ? "]" : "", *port);
+  const bool ipv6 = host.find(':') != std::string::npos;
+  config.server = fmt::format("https://{}{}{}:{}", ipv6 ? "[" : "", host, ipv6 ? "]" : "", port);
   config.token_file = dir + "/token";
   if (file_exists(dir + "/ca.crt")) {
     auto ca = read_file(dir + "/ca.crt", "service-account CA");
@@ -346,8 +356,8 @@ Result<ClientConfig> load_client_config_unguarded(const ConfigOverrides& overrid
     if (merged.files.empty()) {
       return config_error(fmt::format("none of the files in KUBECONFIG={} exists", *list));
     }
-  } else if (auto in_cluster = in_cluster_config(overrides, env)) {
-    return std::move(*in_cluster);
+  } else if (in_cluster(env)) {
+    return in_cluster_config(overrides, env);
   } else {
     const std::string home = env("HOME").value_or("");
     const std::string file = home + "/.kube/config";
