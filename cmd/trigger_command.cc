@@ -272,9 +272,7 @@ int exit_code_for(const std::vector<ObjectReport>& reports, const std::vector<Wa
   const bool any_failed = std::any_of(reports.begin(), reports.end(),
                                       [](const ObjectReport& r) { return r.result == "failed"; });
   if (any_failed) return kExitPartial;
-  const bool all_synced = std::all_of(waits.begin(), waits.end(), [](const WaitResult& w) {
-    return w.outcome == SyncOutcome::kSynced;
-  });
+  const bool all_synced = std::all_of(waits.begin(), waits.end(), wait_succeeded);
   return all_synced ? kExitOk : kExitWaitFailed;
 }
 

@@ -1,5 +1,7 @@
 #include "cmd/trigger_wait.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "cmd/inventory.h"
@@ -13,11 +15,31 @@ const char* wait_result_text(SyncOutcome outcome) {
       return "synced";
     case SyncOutcome::kFailed:
       return "failed";
+    case SyncOutcome::kWillNotRefresh:
+      return "will-not-refresh";
     case SyncOutcome::kPending:
       break;
   }
   return "timeout";
 }
+
+bool wait_succeeded(const WaitResult& wait) {
+  return wait.outcome == SyncOutcome::kSynced || wait.outcome == SyncOutcome::kWillNotRefresh;
+}
+
+namespace {
+
+// ESO skips objects whose verdict is will-not-refresh (DESIGN.md §2): waiting for them would only
+// run into the timeout, so they are answered at once.
+WaitResult will_not_refresh(WaitTarget target, MatchVerdict verdict) {
+  return WaitResult{
+      std::move(target),
+      SyncOutcome::kWillNotRefresh,
+      std::string(verdict_text(verdict)) + ": ESO ignores the trigger; not waited for",
+      {}};
+}
+
+}  // namespace
 
 std::vector<WaitTarget> wait_targets(const TriggerPlan& plan,
                                      const std::vector<PatchResult>& results,
@@ -27,8 +49,13 @@ std::vector<WaitTarget> wait_targets(const TriggerPlan& plan,
     if (!results[i].outcome) continue;
     const PlannedPatch& patch = plan.patches[i];
     if (patch.target.kind == "ExternalSecret") {
-      targets.push_back(WaitTarget{patch.target, patch.annotation, plan.value,
-                                   patch.reasons.front().object->ready, patch.target});
+      WaitTarget target{patch.target, patch.annotation, plan.value,
+                        patch.reasons.front().object->ready, patch.target};
+      if (!will_refresh(patch.verdict)) {
+        unconfirmable.push_back(will_not_refresh(std::move(target), patch.verdict));
+        continue;
+      }
+      targets.push_back(std::move(target));
       continue;
     }
     bool any_child = false;
@@ -36,11 +63,18 @@ std::vector<WaitTarget> wait_targets(const TriggerPlan& plan,
       const ExternalSecret& child = *m.object;
       if (child.ref.kind != "ExternalSecret") continue;
       const bool seen = std::any_of(targets.begin(), targets.end(),
-                                    [&](const WaitTarget& t) { return t.ref == child.ref; });
+                                    [&](const WaitTarget& t) { return t.ref == child.ref; }) ||
+                        std::any_of(unconfirmable.begin(), unconfirmable.end(),
+                                    [&](const WaitResult& w) { return w.target.ref == child.ref; });
       if (seen) continue;
-      targets.push_back(WaitTarget{child.ref, std::string(kClusterForceSyncAnnotation), plan.value,
-                                   child.ready, patch.target});
+      WaitTarget target{child.ref, std::string(kClusterForceSyncAnnotation), plan.value,
+                        child.ready, patch.target};
       any_child = true;
+      if (!will_refresh(m.verdict)) {
+        unconfirmable.push_back(will_not_refresh(std::move(target), m.verdict));
+        continue;
+      }
+      targets.push_back(std::move(target));
     }
     if (!any_child) {
       unconfirmable.push_back(WaitResult{
@@ -57,7 +91,7 @@ bool print_wait_table(const std::vector<WaitResult>& waits) {
   Table table({"NAMESPACE", "NAME", "SYNC", "ELAPSED", "DETAIL"});
   bool all_synced = true;
   for (const auto& w : waits) {
-    all_synced &= w.outcome == SyncOutcome::kSynced;
+    all_synced &= wait_succeeded(w);
     std::string detail = w.outcome == SyncOutcome::kSynced ? std::string() : w.detail;
     if (w.target.via != w.target.ref && w.target.via.kind == "ClusterExternalSecret") {
       detail =

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -46,6 +47,18 @@ class KubeApi {
 
   /// The sync state of one ExternalSecret (a GET).
   virtual Result<SyncState> get_sync_state(const ObjectRef& target) = 0;
+
+  /// Streams the sync state of every ExternalSecret in `namespace_name` ("" = all namespaces)
+  /// that changes after `resource_version` to `on_change` (a WATCH), until `on_change` returns
+  /// false (ok) or `deadline` passes (ok). An error when the watch cannot be had or breaks: the
+  /// caller polls instead. The default implementation has no watch (kInternal).
+  virtual Status watch_sync_states(const std::string& namespace_name,
+                                   const std::string& resource_version,
+                                   std::chrono::steady_clock::time_point deadline,
+                                   const std::function<bool(const SyncState&)>& on_change) {
+    (void)namespace_name, (void)resource_version, (void)deadline, (void)on_change;
+    return Error{ErrorCode::kInternal, "this client cannot watch"};
+  }
 
   /// Sets one annotation on `target` with a JSON merge patch, leaving everything else alone.
   virtual Result<PatchOutcome> patch_annotation(const ObjectRef& target, std::string_view key,

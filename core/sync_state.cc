@@ -56,6 +56,7 @@ Result<SyncState> parse_sync_state(const rapidjson::Value& object) {
   SyncState state;
   state.ref.namespace_name = json_string(*metadata, "namespace");
   state.ref.name = json_string(*metadata, "name");
+  state.resource_version = json_string(*metadata, "resourceVersion");
   if (const auto* g = json_member(*metadata, "generation"); g != nullptr && g->IsInt64()) {
     state.generation = g->GetInt64();
   }

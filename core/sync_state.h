@@ -15,6 +15,7 @@ namespace eso {
 /// What `trigger --wait` reads back from an ExternalSecret to know whether ESO synced it.
 struct SyncState {
   ObjectRef ref;
+  std::string resource_version;  ///< metadata.resourceVersion: where a watch can start
   int64_t generation = 0;
   std::map<std::string, std::string> annotations;
   std::map<std::string, std::string> labels;
@@ -35,7 +36,14 @@ std::string go_meta_text(const std::map<std::string, std::string>& annotations,
 /// ESO writes to `status.syncedResourceVersion` once it has synced this metadata.
 std::string eso_resource_version(const SyncState& state);
 
-enum class SyncOutcome { kPending, kSynced, kFailed };
+enum class SyncOutcome {
+  kPending,
+  kSynced,
+  kFailed,
+  /// Patched on request (--force) though ESO will not refresh it (CreatedOnce, Periodic with
+  /// refreshInterval 0): reported at once, never waited for.
+  kWillNotRefresh,
+};
 
 struct SyncCheck {
   SyncOutcome outcome = SyncOutcome::kPending;

@@ -14,26 +14,84 @@ class SteadyClock final : public Clock {
   }
 };
 
-// One poll of one pending target; updates `result` when ESO has answered.
-void poll_once(KubeApi& api, WaitResult& result, std::chrono::steady_clock::time_point start,
-               Clock& clock) {
+// Updates `result` from a state read (GET) or seen (WATCH) when ESO has answered.
+void take_state(const SyncState& state, WaitResult& result,
+                std::chrono::steady_clock::time_point start, Clock& clock) {
+  const SyncCheck check =
+      check_sync(state, result.target.annotation, result.target.value, result.target.ready_before);
+  result.detail = check.detail;
+  if (check.outcome == SyncOutcome::kPending) return;
+  result.outcome = check.outcome;
+  result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock.now() - start);
+}
+
+// One poll of one pending target. Returns the object's resourceVersion ("" on an error).
+std::string poll_once(KubeApi& api, WaitResult& result, std::chrono::steady_clock::time_point start,
+                      Clock& clock) {
   auto state = api.get_sync_state(result.target.ref);
-  const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock.now() - start);
   if (!state) {
     result.detail = state.error().message;
     if (state.error().code == ErrorCode::kNotFound) {
       result.outcome = SyncOutcome::kFailed;
       result.detail = "deleted while waiting";
-      result.elapsed = elapsed;
+      result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock.now() - start);
     }
-    return;
+    return "";
   }
-  const SyncCheck check =
-      check_sync(*state, result.target.annotation, result.target.value, result.target.ready_before);
-  result.detail = check.detail;
-  if (check.outcome == SyncOutcome::kPending) return;
-  result.outcome = check.outcome;
-  result.elapsed = elapsed;
+  take_state(*state, result, start, clock);
+  return state->resource_version;
+}
+
+bool all_answered(const std::vector<WaitResult>& results) {
+  return std::none_of(results.begin(), results.end(),
+                      [](const WaitResult& r) { return r.outcome == SyncOutcome::kPending; });
+}
+
+// Polls every pending target; returns the smallest resourceVersion read, where a watch that
+// misses none of the changes since can start ("" when one could not be read).
+std::string poll_pending(KubeApi& api, std::vector<WaitResult>& results,
+                         std::chrono::steady_clock::time_point start, Clock& clock) {
+  std::string from;
+  bool complete = true;
+  for (auto& r : results) {
+    if (r.outcome != SyncOutcome::kPending) continue;
+    const std::string version = poll_once(api, r, start, clock);
+    complete &= !version.empty();
+    // etcd's revisions are decimal numbers; any other form is simply never compared.
+    const bool older = from.empty() || version.size() < from.size() ||
+                       (version.size() == from.size() && version < from);
+    if (!version.empty() && older) from = version;
+  }
+  return complete ? from : "";
+}
+
+// The namespace every pending target is in, or "" (a watch on all namespaces).
+std::string common_namespace(const std::vector<WaitResult>& results) {
+  std::string ns;
+  for (const auto& r : results) {
+    if (r.outcome != SyncOutcome::kPending) continue;
+    if (!ns.empty() && ns != r.target.ref.namespace_name) return "";
+    ns = r.target.ref.namespace_name;
+  }
+  return ns;
+}
+
+// Follows the pending targets through one watch from `from`; false when the watch failed.
+bool watch_pending(KubeApi& api, std::vector<WaitResult>& results, const std::string& from,
+                   std::chrono::steady_clock::time_point start,
+                   std::chrono::steady_clock::time_point deadline, Clock& clock) {
+  const auto watched =
+      api.watch_sync_states(common_namespace(results), from, deadline, [&](const SyncState& state) {
+        for (auto& r : results) {
+          if (r.outcome == SyncOutcome::kPending &&
+              r.target.ref.namespace_name == state.ref.namespace_name &&
+              r.target.ref.name == state.ref.name) {
+            take_state(state, r, start, clock);
+          }
+        }
+        return !all_answered(results);
+      });
+  return static_cast<bool>(watched);
 }
 
 }  // namespace
@@ -51,14 +109,15 @@ std::vector<WaitResult> wait_for_sync(KubeApi& api, const std::vector<WaitTarget
   results.reserve(targets.size());
   for (const auto& t : targets) results.push_back(WaitResult{t, SyncOutcome::kPending, "", {}});
   const auto deadline = start + timeout;
+  bool watching = true;  // until the client cannot watch, or a watch breaks: then poll
   while (true) {
-    for (auto& r : results) {
-      if (r.outcome == SyncOutcome::kPending) poll_once(api, r, start, clock);
+    const std::string from = poll_pending(api, results, start, clock);
+    if (all_answered(results) || clock.now() >= deadline) break;
+    if (watching && !from.empty()) {
+      watching = watch_pending(api, results, from, start, deadline, clock);
+      if (all_answered(results) || clock.now() >= deadline) break;
+      if (watching) continue;  // the server ended the watch early: read again, watch again
     }
-    const bool done = std::none_of(results.begin(), results.end(), [](const WaitResult& r) {
-      return r.outcome == SyncOutcome::kPending;
-    });
-    if (done || clock.now() >= deadline) break;
     clock.sleep_for(std::min(
         interval, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock.now())));
   }

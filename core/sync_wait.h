@@ -37,8 +37,10 @@ struct WaitResult {
   std::chrono::milliseconds elapsed{0};  ///< from `start` to the answer (or the deadline)
 };
 
-/// Polls each target (GET) every `interval` until ESO answers (check_sync) or `timeout` has
-/// passed since `start`. An object deleted meanwhile fails; API errors are retried until the
+/// Reads each target once (GET), then follows them with a WATCH (KubeApi::watch_sync_states),
+/// so a sync is seen as soon as ESO writes its status, until ESO answers (check_sync) or
+/// `timeout` has passed since `start`. Where the client cannot watch, or a watch breaks, it polls
+/// every `interval` instead. An object deleted meanwhile fails; API errors are retried until the
 /// deadline and reported in `detail`.
 std::vector<WaitResult> wait_for_sync(KubeApi& api, const std::vector<WaitTarget>& targets,
                                       std::chrono::steady_clock::time_point start,

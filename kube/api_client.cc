@@ -429,6 +429,54 @@ Result<ApiClient::WatchEnd> ApiClient::watch_into(const std::string& kind, const
   return WatchEnd::kClosed;
 }
 
+Status ApiClient::watch_sync_states(const std::string& namespace_name,
+                                    const std::string& resource_version,
+                                    std::chrono::steady_clock::time_point deadline,
+                                    const std::function<bool(const SyncState&)>& on_change) {
+  const auto remaining =
+      std::chrono::ceil<std::chrono::seconds>(deadline - std::chrono::steady_clock::now());
+  if (remaining.count() <= 0) return ok_status();
+  // The server ends the watch at the deadline (timeoutSeconds); curl's timeout is the backstop.
+  const std::string path = resource_path(group_version_, namespace_name, "externalsecrets") +
+                           "?watch=1&resourceVersion=" + url_escape(resource_version) +
+                           fmt::format("&timeoutSeconds={}", remaining.count());
+  HttpRequest request = make_request("GET", path, remaining + std::chrono::seconds(2));
+  std::string buffer;
+  bool answered = false;  // on_change said it has all it waited for
+  bool gone = false;
+  request.on_data = [&](std::string_view data) {
+    buffer.append(data);
+    for (size_t nl = buffer.find('\n'); nl != std::string::npos; nl = buffer.find('\n')) {
+      rapidjson::Document event;
+      event.Parse(buffer.data(), nl);
+      buffer.erase(0, nl + 1);
+      if (event.HasParseError() || !event.IsObject() || !event.HasMember("type") ||
+          !event["type"].IsString() || !event.HasMember("object")) {
+        continue;
+      }
+      if (std::string_view(event["type"].GetString()) == "ERROR") {
+        gone = true;  // e.g. 410: the resourceVersion is too old
+        return false;
+      }
+      auto state = parse_sync_state(event["object"]);
+      if (state && !on_change(*state)) {
+        answered = true;
+        return false;
+      }
+    }
+    return buffer.size() < (size_t{64} << 20);
+  };
+  auto response = transport_->send(request);
+  if (answered || std::chrono::steady_clock::now() >= deadline) return ok_status();
+  if (!response) return response.error();
+  if (gone || response->status != 200) {
+    return Error{
+        code_for_status(gone ? 410 : response->status),
+        fmt::format("watch externalsecrets ended: HTTP {}", gone ? 410 : response->status)};
+  }
+  return ok_status();
+}
+
 Result<SyncState> ApiClient::get_sync_state(const ObjectRef& target) {
   const std::string path = resource_path(group_version_, target.namespace_name, "externalsecrets") +
                            "/" + url_escape(target.name);

@@ -24,12 +24,12 @@
 extern char** environ;
 
 namespace eso::test {
-namespace {
-
 std::string kubectl_binary() {
   const char* k = std::getenv("ESO_TEST_KUBECTL");
   return k != nullptr ? k : "kubectl";
 }
+
+namespace {
 
 void drain(int fd, std::string& into, bool& open) {
   char buf[65536];

@@ -65,6 +65,9 @@ class ExtraCluster {
 ProcessResult eso_updater(const std::vector<std::string>& args,
                           const std::vector<std::string>& extra_env = {});
 
+/// The kubectl to run: ESO_TEST_KUBECTL, else `kubectl` from PATH.
+std::string kubectl_binary();
+
 /// Runs kubectl against the test cluster; fails the test when kubectl fails.
 std::string kubectl(const std::vector<std::string>& args, const std::string& input = "");
 

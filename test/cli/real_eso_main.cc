@@ -1,0 +1,15 @@
+// The real-controller tests run against the cluster named by ESO_TEST_REAL_KUBECONFIG when it is
+// set (a second test cluster started with ESO_CONTROLLER=real, so the real controller never
+// touches the objects of tests that script ESO's part), else against KUBECONFIG.
+#define DOCTEST_CONFIG_IMPLEMENT
+#include <cstdlib>
+
+#include <doctest/doctest.h>
+
+int main(int argc, char** argv) {
+  if (const char* real = std::getenv("ESO_TEST_REAL_KUBECONFIG"); real != nullptr && *real) {
+    ::setenv("KUBECONFIG", real, 1);
+  }
+  doctest::Context context(argc, argv);
+  return context.run();
+}
