@@ -55,7 +55,7 @@ void add_key_input_options(CLI::App& command, KeyInput& input, const std::string
 }
 
 Result<CollectedKeys> collect_keys(const KeyInput& input, StoreScopeOptions& scope) {
-  CollectedKeys keys{input.keys, {}, {}};
+  CollectedKeys keys{input.keys, {}, {}, {}};
   if (input.event_file.empty()) {
     if (keys.keys.empty()) return Error{ErrorCode::kInvalidArgument, "give --key or --event"};
     return keys;
@@ -83,6 +83,7 @@ Result<CollectedKeys> collect_keys(const KeyInput& input, StoreScopeOptions& sco
   keys.keys.insert(keys.keys.end(), decoded->keys.begin(), decoded->keys.end());
   keys.paths = decoded->paths;
   keys.configs = decoded->configs;
+  keys.key_rule = decoded->key_rule;
   for (const auto& c : decoded->configs) {
     fmt::print(stderr,
                "event: {} config {} changed without secret names; entries of the stores that "

@@ -25,6 +25,7 @@ struct CollectedKeys {
   std::vector<std::string> keys;
   std::vector<std::string> paths;
   std::vector<ConfigScope> configs;  ///< configurations changed as a whole (Doppler)
+  std::string key_rule;              ///< the event's key rule (DecodedEvents::key_rule); "" exact
 };
 
 /// Registers -k/--key, --event, --event-source and --key-path on a subcommand.

@@ -107,9 +107,9 @@ int run_match(const GlobalOptions& global, const MatchOptions& given) {
     print_error(inventory.error());
     return kExitUsage;
   }
-  const auto result =
-      match_keys(inventory->objects, keys->keys, match_scope(options.scope, *inventory),
-                 keys->paths, keys->configs);
+  MatchScope scope = match_scope(options.scope, *inventory);
+  scope.event_rule = keys->key_rule;  // an event's own key rule (DESIGN.md §3)
+  const auto result = match_keys(inventory->objects, keys->keys, scope, keys->paths, keys->configs);
   warn_problems(result.problems);
   switch (options.output) {
     case OutputFormat::kJson:

@@ -22,6 +22,7 @@
 #include "cmd/exit_code.h"
 #include "core/go_duration.h"
 #include "core/http/basic_auth.h"
+#include "core/http/escape.h"
 #include "core/key_index.h"
 #include "core/webhook_service.h"
 #include "kube/reflector.h"
@@ -182,6 +183,11 @@ class Metrics {
   }
   std::atomic<uint64_t> auth_failures{0};
 
+  void overloaded(std::string_view limit) {
+    std::lock_guard lock(mu_);
+    ++overloaded_[std::string(limit)];
+  }
+
   void events(const DecodedEvents& decoded) {
     std::lock_guard lock(mu_);
     for (const auto& [type, n] : decoded.types) {
@@ -225,6 +231,10 @@ class Metrics {
       out += fmt::format("eso_updater_events_by_type_total{{source=\"{}\",type=\"{}\"}} {}\n",
                          key.first, label_value(key.second), n);
     }
+    out += "# TYPE eso_updater_http_overloaded_total counter\n";
+    for (const auto& [limit, n] : overloaded_) {
+      out += fmt::format("eso_updater_http_overloaded_total{{limit=\"{}\"}} {}\n", limit, n);
+    }
     out += "# TYPE eso_updater_patches_total counter\n";
     for (const auto& [result, n] : patches_) {
       out += fmt::format("eso_updater_patches_total{{result=\"{}\"}} {}\n", result, n);
@@ -246,6 +256,7 @@ class Metrics {
         {"eso_updater_patches_failed_total", c.patches_failed.load()},
         {"eso_updater_patches_joined_total", c.patches_joined.load()},
         {"eso_updater_event_lists_total", c.lists.load()},
+        {"eso_updater_match_problems_total", c.match_problems.load()},
         {"eso_updater_auth_failures_total", auth_failures.load()},
     };
     for (const auto& [name, value] : counters) {
@@ -266,19 +277,8 @@ class Metrics {
  private:
   static constexpr size_t kMaxTypeSeries = 200;
 
-  // Prometheus text format: backslash, double quote and newline escaped in label values.
-  static std::string label_value(const std::string& v) {
-    std::string out;
-    for (char c : v) {
-      if (c == '\n') {
-        out += "\\n";
-        continue;
-      }
-      if (c == '\\' || c == '"') out += '\\';
-      out += c;
-    }
-    return out;
-  }
+  // Prometheus text format: valid UTF-8, backslash, double quote and newline escaped.
+  static std::string label_value(const std::string& v) { return http::prometheus_label_escape(v); }
 
   static constexpr std::array<double, 10> kBuckets{0.001, 0.0025, 0.005, 0.01, 0.025,
                                                    0.05,  0.1,    0.25,  1,    5};
@@ -289,6 +289,7 @@ class Metrics {
   double histogram_sum_ = 0;
   std::map<std::pair<std::string, std::string>, uint64_t> events_;
   std::map<std::string, uint64_t> patches_;
+  std::map<std::string, uint64_t> overloaded_;  ///< 503s the server gave itself, by limit
   std::array<uint64_t, kBuckets.size()> patch_histogram_{};
   uint64_t patch_count_ = 0;
   double patch_sum_ = 0;
@@ -302,6 +303,24 @@ class ServeObserver final : public WebhookObserver {
 
   void decoded(const DecodedEvents& events) override { metrics_.events(events); }
 
+  void problem(const MatchProblem& p) override {
+    const ObjectRef& ref = p.object->ref;
+    const std::string object =
+        ref.kind + "/" + (ref.namespace_name.empty() ? "" : ref.namespace_name + "/") + ref.name;
+    const auto now =
+        fmt::gmtime(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now()));
+    std::lock_guard lock(mu_);
+    if (format_ == "json") {
+      fmt::print(
+          stderr,
+          "{{\"time\":\"{:%FT%TZ}\",\"problem\":\"{}\",\"field\":\"{}\",\"error\":\"{}\"}}\n", now,
+          http::json_escape(object), http::json_escape(p.field), http::json_escape(p.message));
+      return;
+    }
+    fmt::print(stderr, "{:%FT%TZ} problem {} {}: {}\n", now, object, p.field,
+               http::log_escape(p.message));
+  }
+
   void patched(const ObjectRef& target, const std::string& annotation, bool joined,
                std::chrono::microseconds latency, const Error* error) override {
     metrics_.patch(error == nullptr, latency);
@@ -314,11 +333,7 @@ class ServeObserver final : public WebhookObserver {
         fmt::gmtime(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now()));
     std::lock_guard lock(mu_);
     if (format_ == "json") {
-      std::string escaped;
-      for (char c : error == nullptr ? std::string() : error->message) {
-        if (c == '"' || c == '\\') escaped += '\\';
-        if (static_cast<unsigned char>(c) >= 0x20) escaped += c;
-      }
+      const std::string escaped = http::json_escape(error == nullptr ? "" : error->message);
       fmt::print(stderr,
                  "{{\"time\":\"{:%FT%TZ}\",\"patch\":\"{}\",\"annotation\":\"{}\","
                  "\"result\":\"{}\",\"durationMs\":{:.3f}{}}}\n",
@@ -327,7 +342,7 @@ class ServeObserver final : public WebhookObserver {
       return;
     }
     fmt::print(stderr, "{:%FT%TZ} patch {} {} {} {:.3f}ms{}\n", now, object, annotation, result, ms,
-               error == nullptr ? std::string() : " " + error->message);
+               error == nullptr ? std::string() : " " + http::log_escape(error->message));
   }
 
  private:
@@ -360,12 +375,24 @@ std::string query_value(const std::string& target, std::string_view name) {
   return "";
 }
 
+// --route-store / --route-provider values, SOURCE=VALUE, by source.
+using RouteScopes = std::map<std::string, std::string, std::less<>>;
+
+// The value a route's configuration gives `source`, or "".
+std::string route_value(const RouteScopes& scopes, std::string_view source) {
+  const auto found = scopes.find(source);
+  return found == scopes.end() ? "" : found->second;
+}
+
 class ServeHandler final : public http::Handler {
  public:
   ServeHandler(const ServeOptions& options, WebhookService& service,
                WebhookCredentials& credentials, Metrics& metrics, std::function<bool()> ready,
-               std::function<std::string()> render)
+               std::function<std::string()> render, RouteScopes route_stores,
+               RouteScopes route_providers)
       : options_(options),
+        route_stores_(std::move(route_stores)),
+        route_providers_(std::move(route_providers)),
         service_(service),
         credentials_(credentials),
         metrics_(metrics),
@@ -390,9 +417,6 @@ class ServeHandler final : public http::Handler {
     if (needs_auth && !options_.insecure_no_auth) {
       const auto secrets = credentials_.current();
       const bool anonymous = !authenticated(head, secrets);
-      if (anonymous && validation_handshake(head) && head.content_length > 65536) {
-        return json(413, "a validation handshake without credentials is at most 64 KiB");
-      }
       if (anonymous && !validation_handshake(head)) {
         ++metrics_.auth_failures;
         http::Response r = json(401, "missing or wrong credentials");
@@ -412,6 +436,14 @@ class ServeHandler final : public http::Handler {
     return std::nullopt;
   }
 
+  // A request admitted without credentials (Event Grid's validation handshake) may carry at
+  // most 64 KiB, counted on the decoded body whatever its framing.
+  size_t body_limit(const http::RequestHead& head) override {
+    constexpr size_t kAnonymousBody = 64 * 1024;
+    if (options_.insecure_no_auth || !validation_handshake(head)) return SIZE_MAX;
+    return authenticated(head, credentials_.current()) ? SIZE_MAX : kAnonymousBody;
+  }
+
   http::Response handle(const http::Request& request) override {
     const std::string path = request.head.target.substr(0, request.head.target.find('?'));
     if (path == "/healthz") return json(200, "", "{\"status\":\"ok\"}");
@@ -428,10 +460,13 @@ class ServeHandler final : public http::Handler {
     EventRequest event;
     event.body = request.body;
     event.header = [&](std::string_view name) { return request.head.header(name); };
+    bool signature_only = false;
     if (!options_.insecure_no_auth) {
       // One snapshot decides both: admit() may have let the request in on its route's
       // signature alone, and a secret removed since must not leave it unchecked.
       const auto secrets = credentials_.current();
+      signature_only = !authorized(request.head, secrets) && !by_certificate(request.head) &&
+                       signed_route(request.head.target, secrets);
       if (!authenticated(request.head, secrets)) {
         // Only Event Grid's validation handshake gets this far without credentials (Event
         // Grid may not send delivery properties with it): answered, never matched.
@@ -445,11 +480,25 @@ class ServeHandler final : public http::Handler {
       }
       event.signing_secrets = secrets.signing;
     }
-    const WebhookResponse r =
-        service_.handle(event, source, query_value(request.head.target, "store"),
-                        query_value(request.head.target, "provider"));
+    auto scope = route_scope(request.head.target, source, signature_only);
+    if (!scope) return json(422, scope.error().message);
+    const WebhookResponse r = service_.handle(event, source, scope->first, scope->second);
     if (r.status == 401) ++metrics_.auth_failures;
     return http::Response{r.status, "application/json", r.body, r.headers};
+  }
+
+  // The server answered 503 itself: a log line naming the limit, and a counter by limit.
+  void overloaded(std::string_view limit) override {
+    metrics_.overloaded(limit);
+    const auto now =
+        fmt::gmtime(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now()));
+    if (options_.log_format == "json") {
+      fmt::print(stderr, "{{\"time\":\"{:%FT%TZ}\",\"overloaded\":\"{}\",\"status\":503}}\n", now,
+                 limit);
+      return;
+    }
+    fmt::print(stderr, "{:%FT%TZ} overloaded: {} limit reached, answered 503 with Retry-After\n",
+               now, limit);
   }
 
   void answered(const http::RequestHead& head, int status,
@@ -505,11 +554,41 @@ class ServeHandler final : public http::Handler {
     return secret != secrets.signing.end() && !secret->second.empty();
   }
 
+  bool by_certificate(const http::RequestHead& head) const {
+    return !options_.tls_client_ca.empty() && !head.peer_certificate.empty();
+  }
+
   // A verified client certificate, a route whose sender signs (checked on the body), or the
   // HTTP credentials.
   bool authenticated(const http::RequestHead& head, const WebhookSecrets& secrets) const {
-    const bool by_certificate = !options_.tls_client_ca.empty() && !head.peer_certificate.empty();
-    return by_certificate || signed_route(head.target, secrets) || authorized(head, secrets);
+    return by_certificate(head) || signed_route(head.target, secrets) || authorized(head, secrets);
+  }
+
+  // The store and provider a request is scoped to. DESIGN.md §6: a body signature covers the
+  // body, not the query string, so a request with no other credential gets the route's
+  // configured scope and the query can only repeat it; a captured Doppler body (which signs no
+  // timestamp) cannot be replayed against another store.
+  Result<std::pair<std::string, std::string>> route_scope(const std::string& target,
+                                                          std::string_view source,
+                                                          bool signature_only) const {
+    std::pair<std::string, std::string> configured{route_value(route_stores_, source),
+                                                   route_value(route_providers_, source)};
+    const std::pair<std::string, std::string> query{query_value(target, "store"),
+                                                    query_value(target, "provider")};
+    if (!signature_only) {
+      return std::pair{query.first.empty() ? configured.first : query.first,
+                       query.second.empty() ? configured.second : query.second};
+    }
+    if ((!query.first.empty() && query.first != configured.first) ||
+        (!query.second.empty() && query.second != configured.second)) {
+      return Error{
+          ErrorCode::kInvalidArgument,
+          fmt::format("a request authenticated by its signature alone takes its scope from "
+                      "serve's configuration: drop ?store= and ?provider= and set "
+                      "--route-store {0}=STORE or --route-provider {0}=PROVIDER",
+                      source)};
+    }
+    return configured;
   }
 
   bool authorized(const http::RequestHead& head, const WebhookSecrets& secrets) const {
@@ -530,24 +609,51 @@ class ServeHandler final : public http::Handler {
   }
 
   static http::Response json(int status, const std::string& error, std::string body = "") {
-    if (body.empty()) {
-      std::string escaped;
-      for (char c : error) {
-        if (c == '"' || c == '\\') escaped += '\\';
-        escaped += c;
-      }
-      body = "{\"error\":\"" + escaped + "\"}";
-    }
+    if (body.empty()) body = "{\"error\":\"" + http::json_escape(error) + "\"}";
     return http::Response{status, "application/json", std::move(body), {}};
   }
 
   const ServeOptions& options_;
+  const RouteScopes route_stores_;
+  const RouteScopes route_providers_;
   WebhookService& service_;
   WebhookCredentials& credentials_;
   Metrics& metrics_;
   std::function<bool()> ready_;
   std::function<std::string()> render_;
 };
+
+// DESIGN.md §6: a user without a password (or the reverse) is a configuration error, never
+// a Basic check that accepts "user:". Names what is missing and where it would come from.
+std::optional<std::string> half_credentials(const http::ExpectedCredentials& c,
+                                            const std::string& dir) {
+  if (c.user.empty() == c.password.empty()) return std::nullopt;
+  const bool user = !c.user.empty();
+  const std::string file =
+      dir.empty() ? "" : fmt::format(" or {}/{}", dir, user ? "password" : "username");
+  return fmt::format("{} is set but {} is missing: set {}{} too, or unset both",
+                     user ? "the Basic-auth user" : "the Basic-auth password",
+                     user ? "its password" : "its user",
+                     user ? "BASIC_AUTH_PASSWORD" : "BASIC_AUTH_USER", file);
+}
+
+Result<RouteScopes> route_scopes(const std::string& flag, const std::vector<std::string>& given) {
+  RouteScopes out;
+  for (const auto& item : given) {
+    const auto eq = item.find('=');
+    const std::string source = item.substr(0, eq);
+    const bool known = std::any_of(event_sources().begin(), event_sources().end(),
+                                   [&](const EventSource& e) { return e.name == source; });
+    if (eq == std::string::npos || eq + 1 == item.size() || !known) {
+      return Error{ErrorCode::kInvalidArgument,
+                   fmt::format("{} \"{}\": give SOURCE=VALUE with SOURCE one of the event "
+                               "sources (see --event-source)",
+                               flag, item)};
+    }
+    out[source] = item.substr(eq + 1);
+  }
+  return out;
+}
 
 Result<std::chrono::milliseconds> duration_option(const std::string& name,
                                                   const std::string& text) {
@@ -627,6 +733,12 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& options) {
   cmd->add_option("--signature-tolerance", options.signature_tolerance,
                   "How old a signed webhook's timestamp may be (Infisical)")
       ->capture_default_str();
+  cmd->add_option("--route-store", options.route_stores,
+                  "SOURCE=STORE: /webhook/SOURCE matches only entries reading STORE; the only "
+                  "scope a request signed without HTTP credentials (Doppler, Infisical) gets");
+  cmd->add_option("--route-provider", options.route_providers,
+                  "SOURCE=PROVIDER: /webhook/SOURCE matches only entries whose store has "
+                  "PROVIDER (needs --stores)");
   cmd->add_option("--log-format", options.log_format, "text or json")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
@@ -666,7 +778,19 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
     }
     tls = *loaded;
   }
+  const auto route_stores = route_scopes("--route-store", options.route_stores);
+  const auto route_providers = route_scopes("--route-provider", options.route_providers);
+  for (const auto* r : {&route_stores, &route_providers}) {
+    if (!*r) {
+      print_error(r->error());
+      return kExitUsage;
+    }
+  }
   WebhookCredentials credentials(options.credentials_dir);
+  if (const auto half = half_credentials(credentials.current().http, options.credentials_dir)) {
+    print_error(Error{ErrorCode::kConfig, *half});
+    return kExitUsage;
+  }
   if (!credentials.current().api_key.empty() && options.api_key_header.empty() &&
       options.api_key_query.empty()) {
     print_error(Error{ErrorCode::kInvalidArgument,
@@ -722,7 +846,8 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
   }
   // Stores change rarely: a LIST every --stores-refresh, never one per event.
   StoreCache store_cache;
-  const bool read_stores = options.stores || !options.provider.empty();
+  const bool read_stores =
+      options.stores || !options.provider.empty() || !options.route_providers.empty();
   if (read_stores) {
     threads.emplace_back([&, interval = *stores_refresh] {
       store_cache.run(*client, settings.scopes, interval, stop_reflectors);
@@ -740,9 +865,10 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
   if (read_stores) snapshot = [&] { return store_cache.get(); };
   WebhookService service(*client, options.no_index ? nullptr : &index, ready, settings, counters,
                          &observer, snapshot);
-  ServeHandler handler(options, service, credentials, metrics, ready, [&] {
-    return metrics.render(counters, options.no_index ? nullptr : &index, reflectors);
-  });
+  ServeHandler handler(
+      options, service, credentials, metrics, ready,
+      [&] { return metrics.render(counters, options.no_index ? nullptr : &index, reflectors); },
+      *route_stores, *route_providers);
 
   http::ServerOptions server_options;
   server_options.listen = options.listen;

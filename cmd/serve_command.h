@@ -40,6 +40,11 @@ struct ServeOptions {
   std::string tls_client_ca;  ///< verified client certificates from this CA authenticate
   std::string signature_tolerance = "5m";  ///< signed senders' timestamp window
   std::string log_format = "text";
+  /// SOURCE=STORE / SOURCE=PROVIDER: the scope of `/webhook/SOURCE`, from configuration. A
+  /// request authenticated by its body signature alone (Doppler, Infisical) gets this scope and
+  /// no other: its query string cannot choose one (DESIGN.md §6).
+  std::vector<std::string> route_stores;
+  std::vector<std::string> route_providers;
 };
 
 /// `eso-updater serve`: the webhook server (DESIGN.md §6).

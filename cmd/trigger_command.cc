@@ -300,9 +300,10 @@ int run_trigger(const GlobalOptions& global, const TriggerCommandOptions& given)
     print_error(inventory.error());
     return kExitUsage;
   }
+  MatchScope scope = match_scope(options.scope, *inventory);
+  scope.event_rule = keys->key_rule;  // an event's own key rule (DESIGN.md §3)
   const auto matched =
-      match_keys(inventory->objects, keys->keys, match_scope(options.scope, *inventory),
-                 keys->paths, keys->configs);
+      match_keys(inventory->objects, keys->keys, scope, keys->paths, keys->configs);
   warn_problems(matched.problems);
   TriggerOptions plan_options;
   plan_options.annotation = options.annotation;

@@ -75,4 +75,6 @@ complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l tls-key -r -F 
 complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l tls-client-ca -r -F -d 'CAs whose client certificates authenticate webhooks'
 complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l api-key-query -x -d 'Query parameter carrying WEBHOOK_API_KEY'
 complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l signature-tolerance -x -d 'Signed webhook timestamp window'
+complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l route-store -x -d 'SOURCE=STORE scope of /webhook/SOURCE'
+complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l route-provider -x -d 'SOURCE=PROVIDER scope of /webhook/SOURCE'
 complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l log-format -x -a 'text json' -d 'Log format'

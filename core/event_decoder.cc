@@ -17,6 +17,7 @@
 
 #include "core/base64.h"
 #include "core/http/basic_auth.h"
+#include "core/http/escape.h"
 #include "core/http/request_parser.h"
 #include "core/json_fields.h"
 
@@ -775,8 +776,47 @@ std::string hmac_sha256_hex(std::string_view key, std::string_view data) {
   return out;
 }
 
-Result<DecodedEvents> decode_events(const EventRequest& request, std::string_view source,
-                                    const DecodeOptions& options) {
+namespace {
+
+// DESIGN.md §6: what a sender chose goes on to logs, metric labels and JSON responses, all of
+// which must be valid UTF-8; a key that is not can match no ExternalSecret anyway.
+bool make_valid_utf8(std::string& text) {
+  std::string valid = http::valid_utf8(text);
+  if (valid == text) return false;
+  text = std::move(valid);
+  return true;
+}
+
+DecodedEvents valid_utf8(DecodedEvents out) {
+  bool keys_changed = false;
+  for (auto& k : out.keys) keys_changed |= make_valid_utf8(k);
+  for (auto& p : out.paths) make_valid_utf8(p);
+  for (auto& c : out.configs) {
+    for (auto& p : c.projects) make_valid_utf8(p);
+    make_valid_utf8(c.config);
+  }
+  for (auto& i : out.ignored) {
+    make_valid_utf8(i.event_type);
+    make_valid_utf8(i.reason);
+  }
+  std::map<std::string, size_t> types;
+  for (const auto& [type, n] : out.types) types[http::valid_utf8(type)] += n;
+  out.types = std::move(types);
+  for (auto* field : {&out.environment, &out.store, &out.provider}) make_valid_utf8(*field);
+  if (out.reply) make_valid_utf8(out.reply->body);
+  if (!keys_changed) return out;
+  // Two keys that differed only in invalid bytes are one now.
+  std::vector<std::string> keys;
+  std::unordered_set<std::string> seen;
+  for (auto& k : out.keys) {
+    if (seen.insert(k).second) keys.push_back(std::move(k));
+  }
+  out.keys = std::move(keys);
+  return out;
+}
+
+Result<DecodedEvents> decode_unchecked(const EventRequest& request, std::string_view source,
+                                       const DecodeOptions& options) {
   const Ctx ctx{request, options};
   const Decoder* chosen = nullptr;
   if (!source.empty()) {
@@ -819,6 +859,31 @@ Result<DecodedEvents> decode_events(const EventRequest& request, std::string_vie
   out.source = std::string(chosen->info.name);
   if (auto decoded = chosen->decode(doc, ctx, out); !decoded) return decoded.error();
   return finish(std::move(out), ctx);
+}
+
+// The key rule each source's keys follow (DESIGN.md §3); a source not listed compares exactly.
+std::string key_rule_of(const DecodedEvents& decoded) {
+  static constexpr std::array<std::pair<std::string_view, std::string_view>, 4> kRules{{
+      {"akeyless", "akeyless"},
+      {"aws", "aws"},
+      {"azure", "azurekv"},
+      {"gcp", "gcpsm"},
+  }};
+  if (decoded.source == "generic") return decoded.provider;
+  for (const auto& [source, rule] : kRules) {
+    if (source == decoded.source) return std::string(rule);
+  }
+  return "";
+}
+
+}  // namespace
+
+Result<DecodedEvents> decode_events(const EventRequest& request, std::string_view source,
+                                    const DecodeOptions& options) {
+  auto decoded = decode_unchecked(request, source, options);
+  if (!decoded) return Error{decoded.error().code, http::valid_utf8(decoded.error().message)};
+  decoded->key_rule = key_rule_of(*decoded);
+  return valid_utf8(std::move(*decoded));
 }
 
 Result<DecodedEvents> decode_events(std::string_view body, std::string_view source,

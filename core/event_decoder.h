@@ -52,6 +52,10 @@ struct DecodedEvents {
   std::string environment;  ///< Infisical: the environment the folder's secrets changed in
   std::string store;        ///< generic format: optional store name to scope to
   std::string provider;     ///< generic format: optional provider to scope to
+  /// The key rule (key_rules.h) the keys are compared under when an entry's store is unknown:
+  /// the source's own (`aws` for EventBridge, `azurekv` for Event Grid, `gcpsm` for Pub/Sub,
+  /// `akeyless`), a generic body's `provider`, or "" for the exact rule (DESIGN.md §3).
+  std::string key_rule;
   std::optional<EventReply> reply;
 };
 

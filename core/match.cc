@@ -157,16 +157,19 @@ struct WantedKeys {
   }
 };
 
-// The key rules that apply to one entry: its store's provider when known, else --provider,
-// else all of them.
-std::vector<size_t> rules_for(const StoreInfo* store, const MatchScope& scope) {
+// The one key rule that applies to an entry (DESIGN.md §3): its store's provider when known,
+// else the scope's provider, else the rule of the event's source, else the exact rule
+// (Akeyless-style leading-slash equivalence only). Never every rule at once: that matched
+// across tenants. A provider without a rule of its own compares exactly.
+size_t rule_for(const StoreInfo* store, const MatchScope& scope) {
   const auto rules = key_rules();
-  const std::string& provider = store != nullptr ? store->provider : scope.provider;
-  std::vector<size_t> out;
+  std::string_view provider = store != nullptr ? std::string_view(store->provider) : "";
+  if (provider.empty()) provider = scope.provider;
+  if (provider.empty()) provider = scope.event_rule;
   for (size_t i = 0; i < rules.size(); ++i) {
-    if (provider.empty() || rules[i].provider == provider) out.push_back(i);
+    if (rules[i].provider == provider) return i;
   }
-  return out;
+  return 0;  // akeyless: the exact rule
 }
 
 void match_remote_keys(const ExternalSecret& es, const WantedKeys& wanted, const MatchScope& scope,
@@ -175,19 +178,17 @@ void match_remote_keys(const ExternalSecret& es, const WantedKeys& wanted, const
   for (const auto& ref : es.remote_keys) {
     if (!in_scope(es, ref.store, scope)) continue;
     const StoreInfo* store = scope.stores ? scope.stores(es, ref.store) : nullptr;
-    for (size_t i : rules_for(store, scope)) {
-      std::string canon = rules[i].canonical(ref.key);
-      // Vault keys are usually written without the mount the store names.
-      if (rules[i].provider == "vault" && store != nullptr && !store->vault_mount.empty() &&
-          canon.rfind(store->vault_mount + "/", 0) != 0) {
-        canon = rules[i].canonical(store->vault_mount + "/" + ref.key);
-      }
-      const auto hit = wanted.by_rule[i].find(canon);
-      if (hit == wanted.by_rule[i].end()) continue;
-      result.matches.push_back(Match{&es, hit->second, ref.field, ref.store, refresh_verdict(es),
-                                     false, std::string(rules[i].provider)});
-      break;
+    const size_t i = rule_for(store, scope);
+    std::string canon = rules[i].canonical(ref.key);
+    // Vault keys are usually written without the mount the store names.
+    if (rules[i].provider == "vault" && store != nullptr && !store->vault_mount.empty() &&
+        canon.rfind(store->vault_mount + "/", 0) != 0) {
+      canon = rules[i].canonical(store->vault_mount + "/" + ref.key);
     }
+    const auto hit = wanted.by_rule[i].find(canon);
+    if (hit == wanted.by_rule[i].end()) continue;
+    result.matches.push_back(Match{&es, hit->second, ref.field, ref.store, refresh_verdict(es),
+                                   false, std::string(rules[i].provider)});
   }
 }
 

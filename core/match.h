@@ -79,14 +79,18 @@ struct MatchScope {
   std::string store_name;  ///< only entries reading this store
   std::string store_kind;  ///< SecretStore or ClusterSecretStore
   StoreLookup stores;      ///< needed for `provider`; also picks each store's own key rule
+  /// The key rule of the event's source (`aws` for an AWS event, `azurekv` for Event Grid, ...),
+  /// for entries whose store's provider is unknown and with no `provider`; empty: the exact
+  /// rule (Akeyless-style leading-slash equivalence only).
+  std::string event_rule;
   /// Folder events (Infisical): the environment they happened in; entries whose store reads
   /// another environment are skipped. Empty: any.
   std::string environment;
 };
 
 /// Every (object, field) that references one of `keys` (DESIGN.md §3): `data[].remoteRef.key`
-/// and `dataFrom[].extract.key` by equality under a provider's key rule (the store's provider
-/// when known, else `scope.provider`, else any rule, Akeyless first), `dataFrom[].find` by path
+/// and `dataFrom[].extract.key` by equality under one key rule (the store's provider when known,
+/// else `scope.provider`, else `scope.event_rule`, else exact), `dataFrom[].find` by path
 /// prefix and RE2 regexp on the Akeyless form, `find.tags` as a possible match.
 ///
 /// `paths` are folders whose secrets changed without names (Infisical, DESIGN.md §7): a

@@ -42,6 +42,10 @@ std::string skip_text(const SkippedObject& skipped) {
   if (skipped.reason == SkipReason::kPossibleOnly) {
     return "possible (find.tags); --include-possible patches it";
   }
+  if (skipped.reason == SkipReason::kGenerator) {
+    return "uses a generatorRef: a refresh regenerates its values (a Password generator issues a "
+           "new password); --force patches it anyway";
+  }
   return fmt::format("{}; --force patches it anyway", verdict_text(skipped.verdict));
 }
 
@@ -54,6 +58,12 @@ TriggerPlan plan_trigger(const std::vector<Match>& matches, const TriggerOptions
     if (m.possible && !options.include_possible) {
       entry_for(plan.skipped, skip_index, own, [&] {
         return SkippedObject{own, SkipReason::kPossibleOnly, m.verdict, {}};
+      }).reasons.push_back(m);
+      continue;
+    }
+    if (!options.force && m.object->uses_generator) {
+      entry_for(plan.skipped, skip_index, own, [&] {
+        return SkippedObject{own, SkipReason::kGenerator, m.verdict, {}};
       }).reasons.push_back(m);
       continue;
     }

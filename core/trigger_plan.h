@@ -34,7 +34,11 @@ struct PlannedPatch {
 };
 
 /// Why a matched object is not patched.
-enum class SkipReason { kWillNotRefresh, kPossibleOnly };
+enum class SkipReason {
+  kWillNotRefresh,
+  kPossibleOnly,
+  kGenerator,  ///< an entry uses `sourceRef.generatorRef`: a refresh regenerates its values
+};
 
 /// One object that matched but is not patched.
 struct SkippedObject {
@@ -55,8 +59,9 @@ struct TriggerPlan {
 
 /// Groups matches per object (one patch per object however many fields matched); routes matches
 /// on a ClusterExternalSecret's children to the parent (ESO reverts annotations on children);
-/// skips objects ESO would not refresh unless `force`, and possible matches unless
-/// `include_possible`.
+/// skips objects ESO would not refresh unless `force`, objects with a `generatorRef` entry
+/// unless `force` (a refresh re-runs their generators: a Password generator issues a new
+/// password, DESIGN.md §3), and possible matches unless `include_possible`.
 TriggerPlan plan_trigger(const std::vector<Match>& matches, const TriggerOptions& options);
 
 /// RFC 3339 UTC with nanoseconds, e.g. `2026-11-28T02:05:44.123456789Z`: never repeats within

@@ -7,6 +7,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "core/http/escape.h"
 #include "core/json_report.h"
 #include "core/match.h"
 #include "core/trigger_plan.h"
@@ -22,7 +23,8 @@ WebhookResponse error_response(int status, const std::string& message,
   JsonWriter w(buffer);
   w.StartObject();
   w.Key("error");
-  w.String(message);
+  const std::string valid = http::valid_utf8(message);  // it may quote a query value
+  w.String(valid.data(), static_cast<rapidjson::SizeType>(valid.size()));
   w.EndObject();
   return WebhookResponse{status, buffer.GetString(), std::move(headers)};
 }
@@ -172,6 +174,7 @@ WebhookResponse WebhookService::handle(const EventRequest& request, std::string_
                    : !settings_.provider.empty() ? settings_.provider
                                                  : decoded->provider;
   scope.environment = decoded->environment;
+  scope.event_rule = decoded->key_rule;
   // Kept alive for the match below: the lookup points into it.
   const auto stores = stores_ ? stores_() : nullptr;
   if (stores_ && !stores) {
@@ -195,6 +198,10 @@ WebhookResponse WebhookService::handle(const EventRequest& request, std::string_
   const MatchResult matched =
       match_keys(*objects, decoded->keys, scope, decoded->paths, decoded->configs);
   counters_.matches += matched.matches.size();
+  counters_.match_problems += matched.problems.size();
+  if (observer_ != nullptr) {
+    for (const auto& p : matched.problems) observer_->problem(p);
+  }
   TriggerOptions options;
   options.annotation = settings_.annotation;
   options.force = settings_.force;
@@ -255,8 +262,21 @@ WebhookResponse WebhookService::handle(const EventRequest& request, std::string_
     w.EndObject();
   }
   w.EndArray();
+  w.Key("problems");
+  w.StartArray();
+  for (const auto& p : matched.problems) {
+    w.StartObject();
+    write_object_ref(w, p.object->ref);
+    w.Key("field");
+    w.String(p.field);
+    w.Key("error");
+    w.String(p.message);
+    w.EndObject();
+  }
+  w.EndArray();
   w.EndObject();
-  WebhookResponse response{status, buffer.GetString(), {}};
+  // Decoded text is valid UTF-8 already; this also covers what the API server said.
+  WebhookResponse response{status, http::valid_utf8(buffer.GetString()), {}};
   if (status == 503) response.headers.emplace_back("Retry-After", "5");
   return response;
 }

@@ -43,6 +43,8 @@ struct WebhookCounters {
   std::atomic<uint64_t> patches_failed{0};
   std::atomic<uint64_t> patches_joined{0};
   std::atomic<uint64_t> lists{0};
+  /// References that could not be evaluated (an invalid find regexp), per event.
+  std::atomic<uint64_t> match_problems{0};
 };
 
 /// What serve reports as it goes, for logs and metrics: one call per decoded body and one per
@@ -53,6 +55,8 @@ class WebhookObserver {
   virtual void decoded(const DecodedEvents& events) = 0;
   virtual void patched(const ObjectRef& target, const std::string& annotation, bool joined,
                        std::chrono::microseconds latency, const Error* error) = 0;
+  /// A reference that could not be evaluated (e.g. an invalid find regexp).
+  virtual void problem(const MatchProblem& /*problem*/) {}
 };
 
 /// An HTTP answer, status and JSON body.

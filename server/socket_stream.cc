@@ -1,61 +1,53 @@
 #include "server/socket_stream.h"
 
-#include <poll.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace eso::http {
 
-SocketStream::~SocketStream() {
+bool set_non_blocking(int fd) {
+  const int flags = ::fcntl(fd, F_GETFL);
+  return flags >= 0 && ((flags & O_NONBLOCK) != 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0);
+}
+
+SocketTransport::SocketTransport(int fd) : fd_(fd) { set_non_blocking(fd_); }
+
+SocketTransport::~SocketTransport() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-bool wait_for_fd(int fd, short events, Deadline deadline) {
-  for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return false;
-    pollfd p{fd, events, 0};
-    const int rc = ::poll(&p, 1, static_cast<int>(std::min<long>(left.count(), 1000)));
-    if (rc > 0) return true;
-    if (rc < 0 && errno != EINTR) return false;
-  }
-}
-
-bool SocketStream::wait(short events, Deadline deadline) {
-  return wait_for_fd(fd_, events, deadline);
-}
-
-ReadEnd SocketStream::read_some(std::string& into, size_t max, Deadline deadline) {
+Io SocketTransport::read(std::string& into, size_t max) {
   char buf[16384];
   for (;;) {
-    if (!wait(POLLIN, deadline)) return ReadEnd::kTimeout;
     const ssize_t n = ::recv(fd_, buf, std::min(sizeof buf, max), 0);
     if (n > 0) {
       into.append(buf, static_cast<size_t>(n));
-      return ReadEnd::kData;
+      return Io::kOk;
     }
-    if (n == 0) return ReadEnd::kClosed;
-    if (errno == EINTR || errno == EAGAIN) continue;
-    return ReadEnd::kError;
+    if (n == 0) return Io::kClosed;
+    if (errno == EINTR) continue;
+    return errno == EAGAIN || errno == EWOULDBLOCK ? Io::kWantRead : Io::kError;
   }
 }
 
-bool SocketStream::write_all(std::string_view data, Deadline deadline) {
-  while (!data.empty()) {
-    if (!wait(POLLOUT, deadline)) return false;
+Io SocketTransport::write(std::string_view data, size_t& written) {
+  written = 0;
+  for (;;) {
     // MSG_NOSIGNAL: a peer that went away is an error here, never a SIGPIPE.
-    const ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n > 0) {
-      data.remove_prefix(static_cast<size_t>(n));
-      continue;
+    const ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n >= 0) {
+      written = static_cast<size_t>(n);
+      return Io::kOk;
     }
-    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-    return false;
+    if (errno == EINTR) continue;
+    return errno == EAGAIN || errno == EWOULDBLOCK ? Io::kWantWrite : Io::kError;
   }
-  return true;
 }
+
+bool SocketTransport::shutdown_write() { return ::shutdown(fd_, SHUT_WR) == 0; }
 
 }  // namespace eso::http

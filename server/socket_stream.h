@@ -1,49 +1,59 @@
 #pragma once
 
-#include <chrono>
 #include <cstddef>
 #include <string>
 #include <string_view>
 
 namespace eso::http {
 
-using Deadline = std::chrono::steady_clock::time_point;
+/// What a non-blocking I/O call achieved.
+enum class Io {
+  kOk,         ///< progress: bytes moved, or the handshake is complete
+  kWantRead,   ///< nothing now; call again when the socket is readable
+  kWantWrite,  ///< nothing now; call again when the socket is writable
+  kClosed,     ///< the peer closed the connection in order
+  kError,      ///< the connection is broken
+};
 
-/// How a read ended when it returned no data.
-enum class ReadEnd { kData, kClosed, kTimeout, kError };
-
-/// Waits until `fd` has one of `events` or `deadline` passes (false); EINTR is retried.
-bool wait_for_fd(int fd, short events, Deadline deadline);
-
-/// The one seam for socket I/O (STYLE.md "Seams"): EINTR, partial reads and writes, deadlines
-/// and SIGPIPE are handled here and nowhere else. Tests put faults behind it.
-class Stream {
+/// The one seam for socket I/O (STYLE.md "Seams"), for the event loop: every call returns at
+/// once, never waits. EINTR, partial reads and writes and SIGPIPE are handled here and nowhere
+/// else. Closes the connection when destroyed.
+class Transport {
  public:
-  virtual ~Stream() = default;
-  /// Appends what is available (waiting until `deadline` for something) to `into`.
-  virtual ReadEnd read_some(std::string& into, size_t max, Deadline deadline) = 0;
-  /// Writes all of `data` before `deadline`; false if the peer is gone or too slow.
-  virtual bool write_all(std::string_view data, Deadline deadline) = 0;
+  virtual ~Transport() = default;
+  /// Advances the TLS handshake; kOk once complete (at once for plain sockets).
+  virtual Io handshake() { return Io::kOk; }
+  /// Appends at most `max` bytes available now to `into`; kOk when any were read.
+  virtual Io read(std::string& into, size_t max) = 0;
+  /// Writes what it can of `data` now, `written` bytes; kOk when any were written.
+  virtual Io write(std::string_view data, size_t& written) = 0;
   /// The subject of a verified client certificate (TLS), or "".
   virtual std::string peer_identity() const { return ""; }
+  /// Ends the sending side (FIN) but keeps reading, for a lingering close; false when the
+  /// transport cannot (TLS: the connection is closed at once instead).
+  virtual bool shutdown_write() { return false; }
+  virtual int fd() const = 0;
 };
 
-/// A connected socket; closes it when destroyed.
-class SocketStream final : public Stream {
+/// A connected, non-blocking plain-text socket.
+class SocketTransport final : public Transport {
  public:
-  explicit SocketStream(int fd) : fd_(fd) {}
-  ~SocketStream() override;
-  SocketStream(const SocketStream&) = delete;
-  SocketStream& operator=(const SocketStream&) = delete;
+  /// Takes over `fd` and makes it non-blocking.
+  explicit SocketTransport(int fd);
+  ~SocketTransport() override;
+  SocketTransport(const SocketTransport&) = delete;
+  SocketTransport& operator=(const SocketTransport&) = delete;
 
-  ReadEnd read_some(std::string& into, size_t max, Deadline deadline) override;
-  bool write_all(std::string_view data, Deadline deadline) override;
-  /// Gives the socket up without closing it (it lives on, parked, for the next request).
-  void release() { fd_ = -1; }
+  Io read(std::string& into, size_t max) override;
+  Io write(std::string_view data, size_t& written) override;
+  bool shutdown_write() override;
+  int fd() const override { return fd_; }
 
  private:
-  bool wait(short events, Deadline deadline);
   int fd_;
 };
+
+/// Makes `fd` non-blocking; false on failure.
+bool set_non_blocking(int fd);
 
 }  // namespace eso::http

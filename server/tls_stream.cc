@@ -1,13 +1,12 @@
 #include "server/tls_stream.h"
 
-#include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
-#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 
@@ -109,14 +108,12 @@ SSL* TlsContext::new_session() {
   return SSL_new(ctx_);
 }
 
-TlsStream::TlsStream(int fd, SSL* ssl) : fd_(fd), ssl_(ssl) {
-  const int flags = ::fcntl(fd_, F_GETFL);
-  if (flags >= 0 && (flags & O_NONBLOCK) == 0) ::fcntl(fd_, F_SETFL, flags | O_NONBLOCK);
-  if (SSL_get_fd(ssl_) != fd_) SSL_set_fd(ssl_, fd_);
+TlsTransport::TlsTransport(int fd, SSL* ssl) : fd_(fd), ssl_(ssl) {
+  set_non_blocking(fd_);
+  SSL_set_fd(ssl_, fd_);
 }
 
-TlsStream::~TlsStream() {
-  if (ssl_ == nullptr) return;
+TlsTransport::~TlsTransport() {
   shutdown_tls(ssl_);
   close_tls(fd_, ssl_);
 }
@@ -133,63 +130,44 @@ void close_tls(int fd, SSL* ssl) {
   if (fd >= 0) ::close(fd);
 }
 
-bool TlsStream::wait_for(int rc, Deadline deadline, bool& closed) {
+Io TlsTransport::outcome(int rc) const {
   const int err = SSL_get_error(ssl_, rc);
-  short events = 0;
-  if (err == SSL_ERROR_WANT_READ) events = POLLIN;
-  if (err == SSL_ERROR_WANT_WRITE) events = POLLOUT;
-  if (err == SSL_ERROR_ZERO_RETURN || (err == SSL_ERROR_SYSCALL && errno == 0)) closed = true;
-  if (events == 0) {
-    if (err == SSL_ERROR_SYSCALL && errno == EINTR) return true;
-    ERR_clear_error();
-    return false;
+  const int saved = errno;
+  ERR_clear_error();
+  if (err == SSL_ERROR_WANT_READ) return Io::kWantRead;
+  if (err == SSL_ERROR_WANT_WRITE) return Io::kWantWrite;
+  if (err == SSL_ERROR_ZERO_RETURN || (err == SSL_ERROR_SYSCALL && saved == 0)) {
+    return Io::kClosed;
   }
-  return wait_for_fd(fd_, events, deadline);
+  return Io::kError;
 }
 
-bool TlsStream::handshake(Deadline deadline) {
-  for (;;) {
-    ERR_clear_error();  // SSL_get_error reads the thread's queue: start it empty
-    const int rc = SSL_accept(ssl_);
-    if (rc == 1) return true;
-    bool closed = false;
-    if (!wait_for(rc, deadline, closed)) return false;
-  }
+Io TlsTransport::handshake() {
+  ERR_clear_error();  // SSL_get_error reads the thread's queue: start it empty
+  const int rc = SSL_accept(ssl_);
+  return rc == 1 ? Io::kOk : outcome(rc);
 }
 
-ReadEnd TlsStream::read_some(std::string& into, size_t max, Deadline deadline) {
+Io TlsTransport::read(std::string& into, size_t max) {
   char buf[16384];
-  for (;;) {
-    ERR_clear_error();
-    const int n = SSL_read(ssl_, buf, static_cast<int>(std::min(sizeof buf, max)));
-    if (n > 0) {
-      into.append(buf, static_cast<size_t>(n));
-      return ReadEnd::kData;
-    }
-    bool closed = false;
-    if (!wait_for(n, deadline, closed)) {
-      if (closed) return ReadEnd::kClosed;
-      return std::chrono::steady_clock::now() >= deadline ? ReadEnd::kTimeout : ReadEnd::kError;
-    }
-  }
+  ERR_clear_error();
+  const int n = SSL_read(ssl_, buf, static_cast<int>(std::min(sizeof buf, max)));
+  if (n <= 0) return outcome(n);
+  into.append(buf, static_cast<size_t>(n));
+  return Io::kOk;
 }
 
-bool TlsStream::write_all(std::string_view data, Deadline deadline) {
-  while (!data.empty()) {
-    ERR_clear_error();
-    const int n =
-        SSL_write(ssl_, data.data(), static_cast<int>(std::min<size_t>(data.size(), 1 << 20)));
-    if (n > 0) {
-      data.remove_prefix(static_cast<size_t>(n));
-      continue;
-    }
-    bool closed = false;
-    if (!wait_for(n, deadline, closed)) return false;
-  }
-  return true;
+Io TlsTransport::write(std::string_view data, size_t& written) {
+  written = 0;
+  ERR_clear_error();
+  const int n =
+      SSL_write(ssl_, data.data(), static_cast<int>(std::min<size_t>(data.size(), 1 << 20)));
+  if (n <= 0) return outcome(n);
+  written = static_cast<size_t>(n);
+  return Io::kOk;
 }
 
-std::string TlsStream::peer_identity() const {
+std::string TlsTransport::peer_identity() const {
   X509* cert = SSL_get1_peer_certificate(ssl_);
   if (cert == nullptr) return "";
   std::string out;
@@ -201,7 +179,5 @@ std::string TlsStream::peer_identity() const {
   X509_free(cert);
   return out;
 }
-
-bool TlsStream::pending() const { return SSL_pending(ssl_) > 0; }
 
 }  // namespace eso::http

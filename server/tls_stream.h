@@ -45,29 +45,25 @@ class TlsContext {
   std::chrono::steady_clock::time_point checked_{};
 };
 
-/// A TLS connection over a socket: the same deadlines and partial-I/O handling as
-/// SocketStream, with OpenSSL's want-read/want-write turned into poll() waits.
-class TlsStream final : public Stream {
+/// A TLS connection over a non-blocking socket: OpenSSL's want-read/want-write are handed to
+/// the event loop, never waited for here.
+class TlsTransport final : public Transport {
  public:
-  /// Takes over `fd` and `ssl` (which may be mid-connection, for a parked keep-alive).
-  TlsStream(int fd, SSL* ssl);
-  ~TlsStream() override;
-  TlsStream(const TlsStream&) = delete;
-  TlsStream& operator=(const TlsStream&) = delete;
+  /// Takes over `fd` and `ssl` (a new server-side session); makes the socket non-blocking.
+  TlsTransport(int fd, SSL* ssl);
+  ~TlsTransport() override;
+  TlsTransport(const TlsTransport&) = delete;
+  TlsTransport& operator=(const TlsTransport&) = delete;
 
-  /// Completes the server handshake before `deadline`; false on failure or timeout.
-  bool handshake(Deadline deadline);
-  ReadEnd read_some(std::string& into, size_t max, Deadline deadline) override;
-  bool write_all(std::string_view data, Deadline deadline) override;
+  Io handshake() override;
+  Io read(std::string& into, size_t max) override;
+  Io write(std::string_view data, size_t& written) override;
   std::string peer_identity() const override;
-  /// Decrypted bytes already buffered: the connection is readable though its socket is not.
-  bool pending() const;
-  /// Gives the socket and session up without closing them.
-  void release() { fd_ = -1, ssl_ = nullptr; }
+  int fd() const override { return fd_; }
 
  private:
-  /// Waits as OpenSSL asks after `rc`; false when the connection is over or out of time.
-  bool wait_for(int rc, Deadline deadline, bool& closed);
+  /// What `rc` from an SSL call means for the loop.
+  Io outcome(int rc) const;
   int fd_;
   SSL* ssl_;
 };

@@ -10,7 +10,8 @@ struct ExpectedCredentials {
   std::string user;
   std::string password;
   std::string token;
-  bool basic() const { return !user.empty() || !password.empty(); }
+  /// Both parts set: a half-configured pair (a file removed at run time) accepts no one.
+  bool basic() const { return !user.empty() && !password.empty(); }
   bool bearer() const { return !token.empty(); }
 };
 

@@ -212,10 +212,73 @@ ChunkedDecoder::State ChunkedDecoder::fail(int status, std::string message) {
   return State::kError;
 }
 
+namespace {
+
+// RFC 9112 §7.1.1: chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ),
+// chunk-ext-val = token / quoted-string. Anything else (bare CR, NUL, controls) is refused.
+class ChunkExtReader {
+ public:
+  explicit ChunkExtReader(std::string_view text) : text_(text) {}
+
+  bool valid() {
+    while (skip_bws(), at_ < text_.size()) {
+      if (text_[at_++] != ';') return false;
+      skip_bws();
+      if (!token()) return false;
+      skip_bws();
+      if (at_ == text_.size() || text_[at_] != '=') continue;
+      ++at_;
+      skip_bws();
+      if (!(at_ < text_.size() && text_[at_] == '"' ? quoted() : token())) return false;
+    }
+    return true;
+  }
+
+ private:
+  void skip_bws() {
+    while (at_ < text_.size() && (text_[at_] == ' ' || text_[at_] == '\t')) ++at_;
+  }
+  bool token() {
+    const size_t from = at_;
+    while (at_ < text_.size() && is_tchar(text_[at_])) ++at_;
+    return at_ > from;
+  }
+  // RFC 9110 §5.6.4: qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text; quoted-pair =
+  // "\" ( HTAB / SP / VCHAR / obs-text ).
+  bool quoted() {
+    ++at_;  // the opening quote
+    while (at_ < text_.size()) {
+      const auto c = static_cast<unsigned char>(text_[at_++]);
+      if (c == '"') return true;
+      if (c == '\\') {
+        if (at_ == text_.size()) return false;
+        const auto next = static_cast<unsigned char>(text_[at_++]);
+        if (!is_field_value_char(next)) return false;
+        continue;
+      }
+      if (!is_field_value_char(c)) return false;
+    }
+    return false;
+  }
+  static bool is_field_value_char(unsigned char c) {
+    return c == '\t' || c == ' ' || (c > 0x20 && c != 0x7f);
+  }
+
+  std::string_view text_;
+  size_t at_ = 0;
+};
+
+// RFC 9112 §7.1.2: a trailer line is a field line, name ":" OWS value OWS.
+bool valid_trailer_line(std::string_view line) {
+  const auto colon = line.find(':');
+  if (colon == std::string_view::npos) return false;
+  return is_token(line.substr(0, colon)) && is_field_value(line.substr(colon + 1));
+}
+
+}  // namespace
+
 ChunkedDecoder::State ChunkedDecoder::feed(std::string_view bytes, std::string& body,
                                            size_t& consumed) {
-  constexpr size_t kMaxLine = 4096;
-  constexpr size_t kMaxTrailers = 64;
   consumed = 0;
   while (consumed < bytes.size() && phase_ != Phase::kDone) {
     if (phase_ == Phase::kData) {
@@ -234,38 +297,56 @@ ChunkedDecoder::State ChunkedDecoder::feed(std::string_view bytes, std::string& 
     }
     if (line_.empty() || line_.back() != '\r') return fail(400, "bare LF in chunked body");
     line_.pop_back();
-    std::string line = std::move(line_);
+    const std::string line = std::move(line_);
     line_.clear();
-    if (phase_ == Phase::kDataEnd) {
-      if (!line.empty()) return fail(400, "chunk data longer than its size");
-      phase_ = Phase::kSize;
-      continue;
+    if (const auto state = end_of_line(line, body.size()); state != State::kNeedMore) {
+      return state;
     }
-    if (phase_ == Phase::kTrailer) {
-      if (line.empty()) {
-        phase_ = Phase::kDone;
-        break;
-      }
-      if (++trailers_ > kMaxTrailers || line.find(':') == std::string::npos) {
-        return fail(400, "malformed chunked trailer");
-      }
-      continue;
-    }
-    // chunk-size [ chunk-ext ]
-    const std::string size_text = line.substr(0, line.find(';'));
-    if (size_text.empty() || size_text.size() > 15 ||
-        !std::all_of(size_text.begin(), size_text.end(),
-                     [](char h) { return std::isxdigit(static_cast<unsigned char>(h)) != 0; })) {
-      return fail(400, "malformed chunk size");
-    }
-    const size_t size = std::stoull(size_text, nullptr, 16);
-    if (body.size() + size > max_body_) {
-      return fail(413, fmt::format("body larger than {} bytes", max_body_));
-    }
-    remaining_ = size;
-    phase_ = size == 0 ? Phase::kTrailer : Phase::kData;
   }
   if (phase_ == Phase::kDone) return State::kDone;
+  return State::kNeedMore;
+}
+
+// Extensions and trailers share one budget, so a body of tiny chunks with long extensions
+// cannot make the server read far more than the body limit.
+bool ChunkedDecoder::charge(size_t bytes) {
+  metadata_ += bytes;
+  return metadata_ <= max_metadata_;
+}
+
+ChunkedDecoder::State ChunkedDecoder::end_of_line(std::string_view line, size_t body_size) {
+  constexpr size_t kMaxTrailers = 64;
+  const std::string budget_message =
+      "chunk extensions and trailers longer than " + std::to_string(max_metadata_) + " bytes";
+  if (phase_ == Phase::kDataEnd) {
+    if (!line.empty()) return fail(400, "chunk data longer than its size");
+    phase_ = Phase::kSize;
+    return State::kNeedMore;
+  }
+  if (phase_ == Phase::kTrailer) {
+    if (line.empty()) {
+      phase_ = Phase::kDone;
+      return State::kDone;
+    }
+    if (++trailers_ > kMaxTrailers || !valid_trailer_line(line)) {
+      return fail(400, "malformed chunked trailer");
+    }
+    if (!charge(line.size())) return fail(413, budget_message);
+    return State::kNeedMore;
+  }
+  // chunk-size [ chunk-ext ]
+  const size_t digits = std::min(line.find_first_not_of("0123456789abcdefABCDEF"), line.size());
+  const std::string_view size_text = line.substr(0, digits);
+  if (size_text.empty() || size_text.size() > 15) return fail(400, "malformed chunk size");
+  const std::string_view extension = line.substr(digits);
+  if (!ChunkExtReader(extension).valid()) return fail(400, "malformed chunk extension");
+  if (!charge(extension.size())) return fail(413, budget_message);
+  const size_t size = std::stoull(std::string(size_text), nullptr, 16);
+  if (size > max_body_ || body_size + size > max_body_) {
+    return fail(413, fmt::format("body larger than {} bytes", max_body_));
+  }
+  remaining_ = size;
+  phase_ = size == 0 ? Phase::kTrailer : Phase::kData;
   return State::kNeedMore;
 }
 

@@ -60,10 +60,15 @@ struct HeadParse {
 /// Empty lines before the request line are skipped (RFC 9112 §2.2).
 HeadParse parse_head(std::string_view bytes, const Limits& limits);
 
-/// Decodes a `Transfer-Encoding: chunked` body incrementally (RFC 9112 §7.1).
+/// Decodes a `Transfer-Encoding: chunked` body incrementally and strictly (RFC 9112 §7.1):
+/// chunk extensions must follow the grammar (tokens or quoted strings) and trailers must be
+/// field lines, so a bare CR, a NUL or a control byte is a 400. The decoded body is bounded by
+/// `max_body` (413), and extensions plus trailers together by `max_metadata` bytes (413), so
+/// the bytes read stay within a small multiple of the body limit.
 class ChunkedDecoder {
  public:
-  explicit ChunkedDecoder(size_t max_body) : max_body_(max_body) {}
+  explicit ChunkedDecoder(size_t max_body, size_t max_metadata = 4096)
+      : max_body_(max_body), max_metadata_(max_metadata) {}
 
   enum class State { kNeedMore, kDone, kError };
 
@@ -74,9 +79,16 @@ class ChunkedDecoder {
 
  private:
   enum class Phase { kSize, kData, kDataEnd, kTrailer, kDone };
+  static constexpr size_t kMaxLine = 4096;
   State fail(int status, std::string message);
+  /// One complete line (CRLF removed) in the current phase.
+  State end_of_line(std::string_view line, size_t body_size);
+  /// Counts extension or trailer bytes; false beyond the budget.
+  bool charge(size_t bytes);
 
   size_t max_body_;
+  size_t max_metadata_;
+  size_t metadata_ = 0;
   Phase phase_ = Phase::kSize;
   size_t remaining_ = 0;
   size_t trailers_ = 0;

@@ -72,10 +72,11 @@ TEST_CASE("--provider reads the stores and applies the provider's key rule") {
         std::vector<std::string>{"vault-db:vault"});
   CHECK(matched({"-n", ns, "--provider", "akeyless", "-k", "prod/db"}) ==
         std::vector<std::string>{"akl-db:akeyless"});
-  // Without --provider any rule may match, and the report says which.
+  // Without --provider a key compares exactly (DESIGN.md §3): a leading '/' aside, no
+  // provider's rule applies, so an ARN names no ExternalSecret key.
   CHECK(matched({"-n", ns, "-k", "prod/db"}) ==
         std::vector<std::string>{"akl-db:akeyless", "aws-db:akeyless"});
-  CHECK(matched({"-n", ns, "-k", arn}) == std::vector<std::string>{"aws-db:aws"});
+  CHECK(matched({"-n", ns, "-k", arn}).empty());
 
   const auto r = eso_updater({"trigger", "-n", ns, "--provider", "aws", "-k", arn});
   CHECK(r.exit_code == 0);

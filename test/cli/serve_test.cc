@@ -1,6 +1,10 @@
 // `eso-updater serve` end to end: the built binary, curl as the webhook sender, the real API
 // server, and the objects read back with kubectl.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -12,6 +16,7 @@
 #include <rapidjson/document.h>
 
 #include "core/event_decoder.h"
+#include "core/http/escape.h"
 #include "test/cli/cluster_fixture.h"
 
 namespace eso::test {
@@ -715,6 +720,154 @@ spec:
   CHECK(reply.status == 200);
   CHECK(patched_names(reply) == std::vector<std::string>{ns + "/prd"});
   CHECK(contains(reply.body, "doppler-config"));
+}
+
+TEST_CASE("serve refuses to start on half-configured Basic credentials, naming what is missing") {
+  const auto no_password =
+      run_process({ESO_UPDATER_BINARY, "serve", "--listen", "127.0.0.1:0"},
+                  {"BASIC_AUTH_USER=hook", "BASIC_AUTH_PASSWORD=", "WEBHOOK_BEARER_TOKEN=t"});
+  CHECK(no_password.exit_code == 2);
+  CHECK(contains(no_password.err, "BASIC_AUTH_PASSWORD"));
+  const auto no_user = run_process({ESO_UPDATER_BINARY, "serve", "--listen", "127.0.0.1:0"},
+                                   {"BASIC_AUTH_USER=", "BASIC_AUTH_PASSWORD=s3cret"});
+  CHECK(no_user.exit_code == 2);
+  CHECK(contains(no_user.err, "BASIC_AUTH_USER"));
+}
+
+TEST_CASE("bytes a sender chose reach metrics, responses and logs as valid UTF-8") {
+  const auto ns = unique_namespace("serve-utf8");
+  Server server({"-n", ns}, {"--log-format", "json"});
+  const auto reply =
+      server.post("/webhook/akeyless", R"([{"item_name":"/k\u0001)"
+                                       "\xff"
+                                       R"(","event_type":"static-secret-updated"},)"
+                                       R"({"item_name":"/x","event_type":")" +
+                                           std::string("t\xff\xfe\xc0\xaf") + R"("}])");
+  INFO(reply.body);
+  CHECK(reply.status == 200);
+  CHECK(http::valid_utf8(reply.body) == reply.body);
+  rapidjson::Document doc;
+  doc.Parse(reply.body.c_str());
+  CHECK_FALSE(doc.HasParseError());
+  const auto store_error =
+      server.post("/webhook/generic?store=%FF%22", R"({"keys":["/a"],"store":"b"})");
+  CHECK(store_error.status == 422);
+  CHECK(http::valid_utf8(store_error.body) == store_error.body);
+  const std::string metrics = server.get("/metrics").body;
+  CHECK(http::valid_utf8(metrics) == metrics);
+  CHECK(contains(metrics, "type=\"t\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\"} 1"));
+  const std::string log = server.log();
+  CHECK(http::valid_utf8(log) == log);
+}
+
+TEST_CASE("an anonymous validation handshake is limited on its decoded body, chunked too") {
+  const auto ns = unique_namespace("serve-anon");
+  Server server({"-n", ns});
+  const std::string big = write_temp_file(
+      "big.json",
+      R"([{"eventType":"Microsoft.EventGrid.SubscriptionValidationEvent","data":{"validationCode":")" +
+          std::string(100 * 1024, 'a') + R"("}}])");
+  for (const char* framing : {"Transfer-Encoding: chunked", "X-Framing: length"}) {
+    CAPTURE(framing);
+    const auto reply = server.request({"-H", "aeg-event-type: SubscriptionValidation", "-H",
+                                       "Content-Type: application/json", "-H", framing,
+                                       "--data-binary", "@" + big, server.url("/webhook/azure")});
+    CHECK(reply.status == 413);
+  }
+}
+
+TEST_CASE("a request signed without HTTP credentials takes its scope from serve's flags") {
+  const auto ns = unique_namespace("serve-route-scope");
+  const std::string key = ns + "_DATABASE_URL";
+  kubectl({"apply", "-f", "-"},
+          es_via(ns, "prd", key, "doppler-prd") + es_via(ns, "dev", key, "doppler-dev"));
+  Server server({"-n", ns}, {"--route-store", "doppler=doppler-prd"},
+                {"DOPPLER_WEBHOOK_SECRET=dop-secret"});
+  const std::string body = event_fixture(
+      R"({"type": "config.secrets.update", "config": {"name": "prd"},
+          "diff": {"added": [], "removed": [], "updated": ["{NS}_DATABASE_URL"]}})",
+      ns);
+  auto post_signed = [&](const std::string& path, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args{
+        "-H",
+        "Content-Type: application/json",
+        "-H",
+        "X-Doppler-Signature: sha256=" + hmac_sha256_hex("dop-secret", body),
+        "--data-binary",
+        body,
+        server.url(path)};
+    args.insert(args.begin(), extra.begin(), extra.end());
+    return server.request(args);
+  };
+  // A replayed body cannot be pointed at another store.
+  const auto redirected = post_signed("/webhook/doppler?store=doppler-dev");
+  INFO(redirected.body);
+  CHECK(redirected.status == 422);
+  CHECK(contains(redirected.body, "--route-store doppler=STORE"));
+  CHECK(post_signed("/webhook/doppler?provider=akeyless").status == 422);
+  // The configured scope applies, and repeating it in the query is harmless.
+  for (const char* path : {"/webhook/doppler", "/webhook/doppler?store=doppler-prd"}) {
+    CAPTURE(path);
+    const auto scoped = post_signed(path);
+    CHECK(scoped.status == 200);
+    CHECK(patched_names(scoped) == std::vector<std::string>{ns + "/prd"});
+  }
+  // With HTTP credentials too, the query may narrow as before.
+  const auto with_basic = post_signed("/webhook/doppler?store=doppler-dev", {"-u", "hook:s3cret"});
+  CHECK(with_basic.status == 200);
+  CHECK(patched_names(with_basic) == std::vector<std::string>{ns + "/dev"});
+  const auto bad_flag = run_process({ESO_UPDATER_BINARY, "serve", "--route-store", "nosuch=x"},
+                                    {"BASIC_AUTH_USER=hook", "BASIC_AUTH_PASSWORD=s3cret"});
+  CHECK(bad_flag.exit_code == 2);
+  CHECK(contains(bad_flag.err, "SOURCE=VALUE"));
+}
+
+TEST_CASE(
+    "slow heads and non-reading clients without credentials delay neither /healthz nor a webhook") {
+  const auto ns = unique_namespace("serve-slowloris");
+  kubectl({"apply", "-f", "-"}, external_secret_yaml(ns, "db", {"/slow/" + ns}));
+  Server server({"-n", ns});
+  auto connect_raw = [&] {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(std::stoi(server.port())));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    return fd;
+  };
+  std::vector<int> hostile;
+  for (int i = 0; i < 40; ++i) {  // ten times serve's 4 workers: half heads, no credentials
+    hostile.push_back(connect_raw());
+    const std::string half = i % 2 == 0 ? "GET /heal" : "POST /webhook HTTP/1.1\r\nHost: x\r\n";
+    REQUIRE(::send(hostile.back(), half.data(), half.size(), MSG_NOSIGNAL) ==
+            static_cast<ssize_t>(half.size()));
+  }
+  for (int i = 0; i < 4; ++i) {  // pipelined /metrics requests, never read
+    const int fd = connect_raw();
+    const int small = 4096;
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    std::string many;
+    for (int j = 0; j < 500; ++j) many += "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+    ::send(fd, many.data(), many.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    hostile.push_back(fd);
+  }
+  std::this_thread::sleep_for(300ms);
+  auto timed = [&](auto request) {
+    const auto start = std::chrono::steady_clock::now();
+    const HttpReply reply = request();
+    return std::pair{reply, std::chrono::steady_clock::now() - start};
+  };
+  const auto [health, health_took] = timed([&] { return server.get("/healthz"); });
+  CHECK(health.status == 200);
+  CHECK(health_took < 1s);  // was ~10 s (serve's phase timeout) with a worker per connection
+  const auto [hook, hook_took] =
+      timed([&] { return server.post("/webhook", R"({"keys":["/slow/)" + ns + R"("]})"); });
+  INFO(hook.body);
+  CHECK(hook.status == 200);
+  CHECK(names_in(hook.body, "patched") == std::vector<std::string>{ns + "/db"});
+  CHECK(hook_took < 2s);
+  for (int fd : hostile) ::close(fd);
 }
 
 }  // namespace eso::test

@@ -95,8 +95,8 @@ TEST_CASE("keys match data and dataFrom.extract after Akeyless normalisation") {
       {{"/prod/other", "/prod/db2"},
        {"one@spec.data[1].remoteRef.key", "three@spec.data[0].remoteRef.key"}},
       {{"/prod"}, {}},
-      // Without a provider any rule may match: Azure Key Vault names are case-insensitive.
-      {{"/PROD/DB"}, {"one@spec.data[0].remoteRef.key", "two@spec.dataFrom[0].extract.key"}},
+      // Without a provider or an event's rule the exact rule applies: case matters.
+      {{"/PROD/DB"}, {}},
       {{}, {}},
   };
   for (const auto& c : cases) {
@@ -113,7 +113,12 @@ TEST_CASE("keys match data and dataFrom.extract after Akeyless normalisation") {
   CHECK(matches[0].verdict == MatchVerdict::kNeverSynced);
   CHECK(matches[1].verdict == MatchVerdict::kCreatedOnce);
   CHECK(matches[0].rule == "akeyless");
-  CHECK(match_keys(objects, {"/PROD/DB"}).matches[0].rule == "azurekv");
+  MatchScope azure_event;
+  azure_event.event_rule = "azurekv";  // Key Vault names are case-insensitive
+  const auto azure = match_keys(objects, {"/PROD/DB"}, azure_event).matches;
+  REQUIRE(azure.size() == 2);
+  CHECK(azure[0].rule == "azurekv");
+  CHECK(match_keys(objects, {"/PROD/DB"}).matches.empty());
 }
 
 }  // namespace eso
@@ -264,6 +269,43 @@ TEST_CASE("provider key rules reduce event keys and ExternalSecret keys to one f
   CHECK(key_rule("doppler") == nullptr);
 }
 
+TEST_CASE("one key rule per entry: the store's provider, else the event's, else exact") {
+  const std::vector<ExternalSecret> objects{
+      test::es_from_json(R"({"metadata": {"namespace": "team-b", "name": "pw"}, "spec": {
+        "secretStoreRef": {"name": "s"},
+        "data": [{"remoteRef": {"key": "/team-b/secrets/password"}}]}})"),
+      test::es_from_json(R"({"metadata": {"namespace": "rt", "name": "db"}, "spec": {
+        "secretStoreRef": {"name": "s"}, "data": [{"remoteRef": {"key": "/rt/db"}}]}})"),
+  };
+  auto names = [&](const std::string& key, const std::string& event_rule) {
+    MatchScope scope;
+    scope.event_rule = event_rule;
+    std::vector<std::string> out;
+    for (const auto& m : match_keys(objects, {key}, scope).matches) {
+      out.push_back(m.object->ref.name + ":" + m.rule);
+    }
+    return out;
+  };
+  using Names = std::vector<std::string>;
+  // An Akeyless event compares Akeyless paths: another tenant's folder, or another case, is
+  // another secret (an Azure-style comparison made both match).
+  CHECK(names("/team-a/secrets/password", "akeyless") == Names{});
+  CHECK(names("/RT/DB", "akeyless") == Names{});
+  CHECK(names("rt/db", "akeyless") == Names{"db:akeyless"});
+  // The exact rule (trigger --key): the same.
+  CHECK(names("/team-a/secrets/password", "") == Names{});
+  CHECK(names("/RT/DB", "") == Names{});
+  // An Azure event compares Key Vault names, as Key Vault does.
+  CHECK(names("https://v.vault.azure.net/secrets/password", "azurekv") == Names{"pw:azurekv"});
+  // A store whose provider has no rule of its own compares exactly.
+  const StoreInfo doppler = store_info("doppler");
+  MatchScope with_store;
+  with_store.event_rule = "azurekv";
+  with_store.stores = [&](const ExternalSecret&, const StoreRef&) { return &doppler; };
+  CHECK(match_keys(objects, {"/rt/db"}, with_store).matches.size() == 1);
+  CHECK(match_keys(objects, {"password"}, with_store).matches.empty());
+}
+
 TEST_CASE("scoping by store, provider, and the store's own key rule") {
   const std::vector<ExternalSecret> objects{
       test::es_from_json(R"({"metadata": {"namespace": "a", "name": "aws"}, "spec": {
@@ -290,7 +332,11 @@ TEST_CASE("scoping by store, provider, and the store's own key rule") {
     return out;
   };
   const std::string arn = "arn:aws:secretsmanager:eu-west-1:1:secret:prod/db-AbC123";
-  CHECK(names({arn}, scope) == std::vector<std::string>{"aws:aws", "unknown-store:aws"});
+  // The store unknown and no event rule: exact, so an ARN matches only the aws store's entry.
+  CHECK(names({arn}, scope) == std::vector<std::string>{"aws:aws"});
+  MatchScope aws_event = scope;
+  aws_event.event_rule = "aws";
+  CHECK(names({arn}, aws_event) == std::vector<std::string>{"aws:aws", "unknown-store:aws"});
   CHECK(names({"secret/data/app/db"}, scope) == std::vector<std::string>{"vault:vault"});
   // The aws store's rule alone applies to its entries: no Akeyless-style match for "/prod/db".
   CHECK(names({"/prod/db"}, scope) == std::vector<std::string>{"unknown-store:akeyless"});

@@ -152,4 +152,23 @@ TEST_CASE("possible matches are skipped unless --include-possible") {
   CHECK(included.skipped.empty());
 }
 
+TEST_CASE("an object with a generatorRef entry is reported and skipped unless --force") {
+  const std::vector<ExternalSecret> objects{test::es_from_json(
+      R"({"metadata": {"namespace": "a", "name": "gen"}, "spec": {
+        "data": [{"remoteRef": {"key": "/k"}}],
+        "dataFrom": [{"sourceRef": {"generatorRef": {"apiVersion":
+          "generators.external-secrets.io/v1alpha1", "kind": "Password", "name": "pw"}}}]}})")};
+  const auto matches = match_keys(objects, {"/k"}).matches;
+  REQUIRE(matches.size() == 1);
+  const auto plan = plan_trigger(matches, TriggerOptions{"force-sync", "v", false, false, false});
+  CHECK(plan.patches.empty());
+  REQUIRE(plan.skipped.size() == 1);
+  CHECK(plan.skipped[0].reason == SkipReason::kGenerator);
+  CHECK(skip_text(plan.skipped[0]).find("generatorRef") != std::string::npos);
+  CHECK(skip_text(plan.skipped[0]).find("--force") != std::string::npos);
+  const auto forced = plan_trigger(matches, TriggerOptions{"force-sync", "v", true, false, false});
+  CHECK(forced.patches.size() == 1);
+  CHECK(forced.skipped.empty());
+}
+
 }  // namespace eso

@@ -46,4 +46,71 @@ TEST_CASE("serve with stores answers 503 until they are listed, then matches by 
   CHECK(kube.patched.size() == 1);
 }
 
+TEST_CASE("an Akeyless event patches no other tenant's path and no other case (no --stores)") {
+  test::FakeKube kube;
+  KeyIndex index;
+  index.replace("ExternalSecret", "team-b",
+                {test::es_from_json(R"({"metadata": {"namespace": "team-b", "name": "pw"},
+      "spec": {"secretStoreRef": {"name": "s"},
+      "data": [{"secretKey": "k", "remoteRef": {"key": "/team-b/secrets/password"}},
+               {"secretKey": "l", "remoteRef": {"key": "/rt/db"}}]}})")});
+  WebhookCounters counters;
+  WebhookService service(
+      kube, &index, [] { return true; }, WebhookSettings{}, counters);
+  const auto other_tenant = service.handle(
+      "akeyless",
+      R"({"item_name": "/team-a/secrets/password", "event_type": "static-secret-updated"})");
+  CHECK(other_tenant.status == 200);
+  const auto other_case = service.handle(
+      "akeyless", R"({"item_name": "/RT/DB", "event_type": "static-secret-updated"})");
+  CHECK(other_case.status == 200);
+  CHECK(kube.patched.empty());
+  const auto same = service.handle(
+      "akeyless", R"({"item_name": "rt/db", "event_type": "static-secret-updated"})");
+  CHECK(same.status == 200);
+  CHECK(kube.patched.size() == 1);
+}
+
+TEST_CASE("serve reports an invalid find regexp and skips a generatorRef object unless --force") {
+  test::FakeKube kube;
+  KeyIndex index;
+  index.replace("ExternalSecret", "a",
+                {test::es_from_json(R"({"metadata": {"namespace": "a", "name": "bad-re"},
+      "spec": {"secretStoreRef": {"name": "s"},
+      "dataFrom": [{"find": {"name": {"regexp": "db(["}}}]}})"),
+                 test::es_from_json(R"({"metadata": {"namespace": "a", "name": "gen"},
+      "spec": {"secretStoreRef": {"name": "s"},
+      "data": [{"secretKey": "k", "remoteRef": {"key": "/db"}}],
+      "dataFrom": [{"sourceRef": {"generatorRef": {"kind": "Password", "name": "pw"}}}]}})")});
+  struct Problems final : WebhookObserver {
+    int seen = 0;
+    void decoded(const DecodedEvents&) override {}
+    void patched(const ObjectRef&, const std::string&, bool, std::chrono::microseconds,
+                 const Error*) override {}
+    void problem(const MatchProblem& p) override {
+      ++seen;
+      CHECK(p.field == "spec.dataFrom[0].find.name.regexp");
+    }
+  } observer;
+  WebhookCounters counters;
+  WebhookService service(
+      kube, &index, [] { return true; }, WebhookSettings{}, counters, &observer);
+  const auto reply = service.handle("", R"({"keys": ["/db"]})");
+  INFO(reply.body);
+  CHECK(reply.status == 200);
+  CHECK(reply.body.find(R"("problems":[{)") != std::string::npos);
+  CHECK(reply.body.find("bad-re") != std::string::npos);
+  CHECK(reply.body.find("generatorRef") != std::string::npos);
+  CHECK(counters.match_problems == 1);
+  CHECK(observer.seen == 1);
+  CHECK(kube.patched.empty());
+
+  WebhookSettings forced;
+  forced.force = true;
+  WebhookService force(
+      kube, &index, [] { return true; }, forced, counters);
+  CHECK(force.handle("", R"({"keys": ["/db"]})").status == 200);
+  CHECK(kube.patched.size() == 1);
+}
+
 }  // namespace eso

@@ -28,6 +28,7 @@ class TestHandler final : public Handler {
  public:
   std::atomic<int> handled{0};
   std::atomic<int> delay_ms{0};
+  std::atomic<size_t> limit{SIZE_MAX};  ///< body_limit() for every request
 
   std::optional<Response> admit(const RequestHead& head) override {
     if (head.target != "/hook") return Response{404, "application/json", "{}", {}};
@@ -37,12 +38,15 @@ class TestHandler final : public Handler {
     }
     return std::nullopt;
   }
+  size_t body_limit(const RequestHead&) override { return limit.load(); }
   Response handle(const Request& request) override {
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms.load()));
     ++handled;
     return Response{200, "text/plain", "got " + std::to_string(request.body.size()), {}};
   }
   void answered(const RequestHead&, int, std::chrono::microseconds) override {}
+  void overloaded(std::string_view) override { ++overloads; }
+  std::atomic<int> overloads{0};
 };
 
 // A server on a thread for the length of a test.
@@ -133,6 +137,30 @@ TEST_CASE("a request is served and keep-alive carries a second one") {
   CHECK(s.handler.handled == 2);
 }
 
+TEST_CASE("the handler's body limit applies to chunked bodies as they are decoded") {
+  RunningServer s({});
+  s.handler.limit = 10;
+  const std::string head = "POST /hook HTTP/1.1\r\nHost: h\r\n" + kAuth;
+  int fd = connect_to(s.port);
+  send_all(fd, head + "Transfer-Encoding: chunked\r\n\r\n8\r\n01234567\r\n8\r\n01234567\r\n");
+  std::string out = read_until_close(fd);
+  ::close(fd);
+  CHECK(out.rfind("HTTP/1.1 413 ", 0) == 0);
+  fd = connect_to(s.port);
+  send_all(fd, head + "Content-Length: 11\r\n\r\n");
+  out = read_until_close(fd);
+  ::close(fd);
+  CHECK(out.rfind("HTTP/1.1 413 ", 0) == 0);
+  fd = connect_to(s.port);
+  send_all(
+      fd,
+      head + "Connection: close\r\nTransfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\n0\r\n\r\n");
+  out = read_until_close(fd);
+  ::close(fd);
+  CHECK(out.find("got 10") != std::string::npos);
+  CHECK(s.handler.handled == 1);
+}
+
 TEST_CASE("a client trickling a byte every 500 ms is cut off at the head deadline") {
   ServerOptions options;
   options.phase_timeout = 1500ms;
@@ -221,10 +249,15 @@ TEST_CASE("a full worker pool and queue answer 503 at once") {
   const int queued = connect_to(s.port);
   send_all(queued, request);
   std::this_thread::sleep_for(200ms);
+  // A complete request with the worker busy and the queue full: 503 with Retry-After, at once.
   const int refused = connect_to(s.port);
+  const auto asked = std::chrono::steady_clock::now();
+  send_all(refused, request);
   const std::string out = read_until_close(refused, 3000ms);
   CHECK(out.rfind("HTTP/1.1 503", 0) == 0);
   CHECK(out.find("Retry-After: 1") != std::string::npos);
+  CHECK(std::chrono::steady_clock::now() - asked < 1000ms);
+  CHECK(s.handler.overloads == 1);
   CHECK(read_until_close(busy).find("200 OK") != std::string::npos);
   CHECK(read_until_close(queued).find("200 OK") != std::string::npos);
   ::close(busy);
@@ -489,6 +522,104 @@ TEST_CASE("out of file descriptors, the accept loop neither spins nor stops serv
                    "Content-Length: 1\r\nConnection: close\r\n\r\nx");
   CHECK(read_until_close(fd).rfind("HTTP/1.1 200", 0) == 0);
   ::close(fd);
+}
+
+}  // namespace eso::http
+
+namespace eso::http {
+
+TEST_CASE("slow heads, slow bodies and non-reading clients hold no worker") {
+  for (const bool portable : {false, true}) {
+    CAPTURE(portable);
+    ServerOptions options;
+    options.workers = 1;
+    options.phase_timeout = 5000ms;
+    options.portable_event_loop = portable;
+    RunningServer s(options);
+    std::vector<int> hostile;
+    // Half a request line, half a head, and a head whose body never comes: ten of each.
+    for (int i = 0; i < 10; ++i) {
+      hostile.push_back(connect_to(s.port));
+      send_all(hostile.back(), "POST /ho");
+      hostile.push_back(connect_to(s.port));
+      send_all(hostile.back(), "POST /hook HTTP/1.1\r\nHost: h\r\n" + kAuth);
+      hostile.push_back(connect_to(s.port));
+      send_all(hostile.back(),
+               "POST /hook HTTP/1.1\r\nHost: h\r\n" + kAuth + "Content-Length: 100\r\n\r\nab");
+    }
+    // Five clients pipeline far more requests than their socket buffers take answers for,
+    // and never read.
+    std::string many;
+    for (int i = 0; i < 2000; ++i) many += kKeepAlive;
+    for (int i = 0; i < 5; ++i) {
+      const int fd = connect_to(s.port);
+      const int small = 4096;
+      ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+      ::send(fd, many.data(), many.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      hostile.push_back(fd);
+    }
+    std::this_thread::sleep_for(300ms);
+    for (int round = 0; round < 3; ++round) {
+      const auto start = std::chrono::steady_clock::now();
+      const int fd = connect_to(s.port);
+      send_all(fd, "POST /hook HTTP/1.1\r\nHost: h\r\n" + kAuth +
+                       "Content-Length: 1\r\nConnection: close\r\n\r\ny");
+      CHECK(read_until_close(fd, 5000ms).find("got 1") != std::string::npos);
+      // Milliseconds, not the 5 s phase the hostile clients are held to.
+      CHECK(std::chrono::steady_clock::now() - start < 1000ms);
+      ::close(fd);
+    }
+    for (int fd : hostile) ::close(fd);
+  }
+}
+
+TEST_CASE("a head or body past its phase deadline is answered 408 and closed") {
+  ServerOptions options;
+  options.phase_timeout = 500ms;
+  RunningServer s(options);
+  const int head = connect_to(s.port);
+  send_all(head, "POST /hook HTTP/1.1\r\nHo");
+  const int body = connect_to(s.port);
+  send_all(body, "POST /hook HTTP/1.1\r\nHost: h\r\n" + kAuth + "Content-Length: 5\r\n\r\nab");
+  const int silent = connect_to(s.port);
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(read_until_close(head, 3000ms).rfind("HTTP/1.1 408", 0) == 0);
+  CHECK(read_until_close(body, 3000ms).rfind("HTTP/1.1 408", 0) == 0);
+  CHECK(read_until_close(silent, 3000ms).empty());  // nothing sent: closed without a word
+  CHECK(std::chrono::steady_clock::now() - start < 2000ms);
+  ::close(head);
+  ::close(body);
+  ::close(silent);
+}
+
+TEST_CASE("past the buffered-bytes limit a reading connection is answered 503") {
+  ServerOptions options;
+  options.max_buffered_bytes = 64 * 1024;
+  options.limits.max_body_bytes = 1 << 20;
+  RunningServer s(options);
+  std::vector<int> fillers;
+  std::string refused;
+  // Bodies of 1 MiB announced, 40 KiB sent: the second one takes the total past 64 KiB.
+  for (int i = 0; i < 3; ++i) {
+    const int fd = connect_to(s.port);
+    send_all(fd, "POST /hook HTTP/1.1\r\nHost: h\r\n" + kAuth + "Content-Length: 1048576\r\n\r\n" +
+                     std::string(40 * 1024, 'x'));
+    fillers.push_back(fd);
+  }
+  int busy = 0;
+  for (int fd : fillers) {
+    const std::string out = read_until_close(fd, 1500ms);
+    if (out.rfind("HTTP/1.1 503", 0) == 0 && out.find("Retry-After") != std::string::npos) ++busy;
+  }
+  CHECK(busy >= 1);
+  CHECK(s.handler.overloads >= 1);
+  // And the server goes on serving.
+  const int fd = connect_to(s.port);
+  send_all(fd, "POST /hook HTTP/1.1\r\nHost: h\r\n" + kAuth +
+                   "Content-Length: 1\r\nConnection: close\r\n\r\ny");
+  CHECK(read_until_close(fd, 5000ms).find("got 1") != std::string::npos);
+  ::close(fd);
+  for (int f : fillers) ::close(f);
 }
 
 }  // namespace eso::http

@@ -1,7 +1,13 @@
 // HTTPS on 127.0.0.1:0: curl as the client, certificates made with the openssl command.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <thread>
+#include <vector>
 
 #include <doctest/doctest.h>
 
@@ -108,6 +114,33 @@ TEST_CASE("HTTPS: served with the certificate, plain HTTP and strangers refused"
   CHECK(plain.find("peer=") == std::string::npos);
   // Still serving after the failures.
   CHECK(run("curl -sS --max-time 10 --cacert " + pki.file("ca.crt") + " " + s.url()) == "peer=[]");
+}
+
+TEST_CASE("HTTPS: half ClientHellos hold no worker and delay no real request") {
+  Pki pki("slow");
+  auto tls = TlsContext::create({pki.file("server.crt"), pki.file("server.key"), ""});
+  REQUIRE(tls.ok());
+  TlsServer s(*tls);
+  // Twenty connections send the first bytes of a ClientHello record (type 22, TLS 1.0, 512
+  // bytes announced) and nothing more: five times the workers.
+  std::vector<int> stalled;
+  for (int i = 0; i < 20; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(s.port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    const char partial[] = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01};
+    REQUIRE(::send(fd, partial, sizeof partial, MSG_NOSIGNAL) == sizeof partial);
+    stalled.push_back(fd);
+  }
+  std::this_thread::sleep_for(200ms);  // the server has read what they sent
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(run("curl -sS --max-time 10 --cacert " + pki.file("ca.crt") + " " + s.url()) == "peer=[]");
+  // Well under the 2 s handshake deadline the stalled connections are held to.
+  CHECK(std::chrono::steady_clock::now() - start < 1500ms);
+  for (int fd : stalled) ::close(fd);
 }
 
 TEST_CASE("HTTPS: a client certificate from the client CA is the request's identity") {

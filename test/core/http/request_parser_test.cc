@@ -110,6 +110,36 @@ TEST_CASE("request framing: raw bytes in, verdict out") {
       {"chunk data too long",
        req(post, "Host: h\r\nTransfer-Encoding: chunked\r\n", "1\r\nab\r\n0\r\n\r\n"), 400},
       {"chunk bare LF", req(post, "Host: h\r\nTransfer-Encoding: chunked\r\n", "1\nab"), 400},
+      // Chunk extensions: RFC 9112 §7.1.1, tokens and quoted strings only.
+      {"chunk ext with BWS and quoted value",
+       req(post, "Host: h\r\nTransfer-Encoding: chunked\r\n",
+           "1 ; a = \"x \\\" y\" ;b\r\nz\r\n0;last\r\n\r\n"),
+       200, "z"},
+      {"chunk ext with bare CR",
+       req(post, "Host: h\r\nTransfer-Encoding: chunked\r\n", "1;a\rb\r\nz\r\n0\r\n\r\n"), 400},
+      {"chunk ext with NUL",
+       req(post, "Host: h\r\nTransfer-Encoding: chunked\r\n",
+           std::string("1;a=\0\r\nz\r\n0\r\n\r\n", 15)),
+       400},
+      {"chunk ext with a control byte",
+       req(post, "Host: h\r\nTransfer-Encoding: chunked\r\n", "1;a=\x01\r\nz\r\n0\r\n\r\n"), 400},
+      {"chunk ext without ';'",
+       req(post, "Host: h\r\nTransfer-Encoding: chunked\r\n", "1 x\r\nz\r\n0\r\n\r\n"), 400},
+      {"chunk ext with unterminated quote",
+       req(post, "Host: h\r\nTransfer-Encoding: chunked\r\n", "1;a=\"x\r\nz\r\n0\r\n\r\n"), 400},
+      {"chunk ext name missing",
+       req(post, "Host: h\r\nTransfer-Encoding: chunked\r\n", "1;=x\r\nz\r\n0\r\n\r\n"), 400},
+      // Trailers are field lines.
+      {"trailer with bare CR",
+       req(post, "Host: h\r\nTransfer-Encoding: chunked\r\n", "0\r\nT: a\rb\r\n\r\n"), 400},
+      {"trailer with NUL",
+       req(post, "Host: h\r\nTransfer-Encoding: chunked\r\n",
+           std::string("0\r\nT: \0\r\n\r\n", 11)),
+       400},
+      {"trailer with a control byte",
+       req(post, "Host: h\r\nTransfer-Encoding: chunked\r\n", "0\r\nT: \x7f\r\n\r\n"), 400},
+      {"trailer name not a token",
+       req(post, "Host: h\r\nTransfer-Encoding: chunked\r\n", "0\r\nT x: v\r\n\r\n"), 400},
   };
   for (const auto& c : cases) {
     const std::string name = c.name;
@@ -152,6 +182,31 @@ TEST_CASE("limits: head, headers, target and body, each one byte over") {
       parse_all(req(post, "Host: h\r\nTransfer-Encoding: chunked\r\n", "a\r\n0123456789\r\n1\r\n"),
                 limits)
           .first == 413);
+}
+
+TEST_CASE("chunk extensions and trailers share one budget; the body limit is on decoded bytes") {
+  // One byte of data per chunk, each with a long extension: far more wire bytes than body.
+  std::string chunks;
+  for (int i = 0; i < 100; ++i) chunks += "1;e=" + std::string(100, 'x') + "\r\nz\r\n";
+  ChunkedDecoder decoder(1 << 20, 4096);
+  std::string body;
+  size_t consumed = 0;
+  CHECK(decoder.feed(chunks, body, consumed) == ChunkedDecoder::State::kError);
+  CHECK(decoder.error().status == 413);
+  CHECK(body.size() < 50);
+
+  ChunkedDecoder trailers(1 << 20, 100);
+  std::string trailer_body;
+  const std::string long_trailers =
+      "0\r\nA: " + std::string(60, 'a') + "\r\nB: " + std::string(60, 'b') + "\r\n\r\n";
+  CHECK(trailers.feed(long_trailers, trailer_body, consumed) == ChunkedDecoder::State::kError);
+  CHECK(trailers.error().status == 413);
+
+  // The body limit counts decoded bytes, chunk by chunk, whatever the framing says.
+  ChunkedDecoder small(10);
+  std::string small_body;
+  CHECK(small.feed("6\r\nabcdef\r\n5\r\n", small_body, consumed) == ChunkedDecoder::State::kError);
+  CHECK(small.error().status == 413);
 }
 
 TEST_CASE("pipelined requests in one write parse one after the other") {
