@@ -93,21 +93,23 @@ TEST_CASE("a 401 makes the exec plugin run once more") {
   CHECK_FALSE(contains(bad.err, "revoked-token"));
 }
 
-TEST_CASE("an expiring exec credential is renewed while polling") {
+TEST_CASE("an expiring exec credential is renewed between requests of one command") {
   const auto ns = unique_namespace("exec-expiry");
   kubectl({"apply", "-f", "-"}, external_secret_yaml(ns, "es", {"/exec"}));
-  // 11 s of validity is inside the 10 s renewal margin after one second.
+  // 11 s of validity is inside the 10 s renewal margin after one second: the second patch round
+  // of --repeat-after (1.5 s later) needs a fresh credential. (--wait no longer polls: it
+  // follows one watch, so it makes no request after the first second.)
   ExecKubeconfig config("client.authentication.k8s.io/v1", {static_token("eso-token-admin")},
                         "      - {name: PLUGIN_EXPIRY, value: \"11\"}\n");
   const auto r = eso_updater({"--kubeconfig", config.path, "trigger", "-n", ns, "-k", "/exec",
-                              "--wait", "--timeout", "3s"});
-  CHECK(r.exit_code == 4);  // nothing plays ESO here: the wait times out
+                              "--repeat-after", "1500ms"});
+  CHECK(r.exit_code == 0);
   CHECK(plugin_runs(config.dir) >= 2);
 
   ExecKubeconfig lasting("client.authentication.k8s.io/v1", {static_token("eso-token-admin")},
                          "      - {name: PLUGIN_EXPIRY, value: \"3600\"}\n");
-  eso_updater({"--kubeconfig", lasting.path, "trigger", "-n", ns, "-k", "/exec", "--wait",
-               "--timeout", "2s"});
+  eso_updater({"--kubeconfig", lasting.path, "trigger", "-n", ns, "-k", "/exec", "--repeat-after",
+               "1500ms"});
   CHECK(plugin_runs(lasting.dir) == 1);
 }
 
