@@ -685,6 +685,10 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& options) {
                   "Only entries whose store has this provider (implies --stores)");
   cmd->add_option("--stores-refresh", options.stores_refresh, "How often --stores re-lists them")
       ->capture_default_str();
+  cmd->add_option("--watch-timeout", options.watch_timeout,
+                  "A watch silent this long (no event, no bookmark) is presumed dead: not ready "
+                  "until listed again")
+      ->capture_default_str();
   cmd->add_option("--workers", options.workers, "Worker threads")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
@@ -692,13 +696,13 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& options) {
                   "Open connections at most; the longest-idle one makes room, else 503")
       ->check(CLI::Range(2, 1 << 20))
       ->capture_default_str();
-  cmd->add_option("--queue", options.queue, "Connections waiting for a worker before 503")
+  cmd->add_option("--queue", options.queue, "Complete requests waiting for a worker before 503")
       ->check(CLI::Range(1, 65536))
       ->capture_default_str();
   cmd->add_option("--max-body", options.max_body, "Largest request body in bytes")
       ->capture_default_str();
   cmd->add_option("--phase-timeout", options.phase_timeout,
-                  "Deadline for each of head, body, write")
+                  "Deadline for each of TLS handshake, head, body, write")
       ->capture_default_str();
   cmd->add_option("--drain-timeout", options.drain_timeout, "How long SIGTERM lets requests finish")
       ->capture_default_str();
@@ -756,7 +760,8 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
   const auto drain = duration_option("--drain-timeout", options.drain_timeout);
   const auto tolerance = duration_option("--signature-tolerance", options.signature_tolerance);
   const auto stores_refresh = duration_option("--stores-refresh", options.stores_refresh);
-  for (const auto* d : {&phase, &drain, &tolerance, &stores_refresh}) {
+  const auto watch_timeout = duration_option("--watch-timeout", options.watch_timeout);
+  for (const auto* d : {&phase, &drain, &tolerance, &stores_refresh, &watch_timeout}) {
     if (!*d) {
       print_error(d->error());
       return kExitUsage;
@@ -829,14 +834,18 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
   std::vector<std::unique_ptr<kube::Reflector>> reflectors;
   std::vector<std::thread> threads;
   std::atomic<bool> stop_reflectors{false};
+  const auto watch_seconds = std::max(
+      std::chrono::seconds(1), std::chrono::duration_cast<std::chrono::seconds>(*watch_timeout));
   if (!options.no_index) {
     for (const auto& scope : settings.scopes) {
       kube::ReflectorOptions ro;
       ro.scope = scope;
+      ro.idle_timeout = watch_seconds;
       reflectors.push_back(std::make_unique<kube::Reflector>(*client, ro, index));
     }
     if (global.all_namespaces) {
       kube::ReflectorOptions ro;
+      ro.idle_timeout = watch_seconds;
       ro.kind = "ClusterExternalSecret";
       ro.scope = settings.scopes.front();
       reflectors.push_back(std::make_unique<kube::Reflector>(*client, ro, index));

@@ -19,6 +19,8 @@ struct ServeOptions {
   bool stores = false;   ///< read SecretStores/ClusterSecretStores (refreshed)
   std::string provider;  ///< only entries whose store has this provider (implies stores)
   std::string stores_refresh = "60s";
+  /// A watch with no event and no bookmark for this long is presumed dead: not ready, re-list.
+  std::string watch_timeout = "90s";
   int workers = 4;
   int queue = 64;
   int max_connections = 1024;

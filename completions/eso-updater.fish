@@ -61,6 +61,7 @@ complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l workers -x -d 
 complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l stores -d 'Read SecretStores and ClusterSecretStores'
 complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l provider -x -a 'akeyless aws azurekv gcpsm vault doppler infisical' -d 'Only entries whose store has this provider'
 complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l stores-refresh -x -d 'How often --stores re-lists them'
+complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l watch-timeout -x -d 'A silent watch is presumed dead after this long'
 complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l max-connections -x -d 'Open connections at most'
 complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l queue -x -d 'Connections waiting for a worker before 503'
 complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l max-body -x -d 'Largest request body in bytes'

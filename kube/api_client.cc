@@ -426,7 +426,7 @@ Result<ApiClient::WatchEnd> ApiClient::watch_into(const std::string& kind, const
                  fmt::format("watch {} failed with HTTP {}: {}", info->resource, response->status,
                              status_message(response->body))};
   }
-  return WatchEnd::kClosed;
+  return response->went_quiet ? WatchEnd::kQuiet : WatchEnd::kClosed;
 }
 
 Status ApiClient::watch_sync_states(const std::string& namespace_name,

@@ -33,7 +33,8 @@ class ApiClient final : public KubeApi {
 
   /// How a watch ended.
   enum class WatchEnd {
-    kClosed,   ///< the server closed the stream, or it was idle too long: watch again
+    kClosed,   ///< the server closed the stream: watch again
+    kQuiet,    ///< no event and no bookmark for idle_timeout: presumed dead, list again
     kGone,     ///< the resourceVersion is too old (410): list again
     kStopped,  ///< `stop` was set
   };

@@ -336,6 +336,7 @@ Result<HttpResponse> HttpTransport::Impl::perform(const HttpRequest& request,
   if (rc == CURLE_OK || ex.stopped) return response;
   // A stream that went quiet for idle_timeout ended normally from the caller's point of view.
   if (rc == CURLE_OPERATION_TIMEDOUT && request.on_data && response.status == 200) {
+    response.went_quiet = true;
     return response;
   }
   return transfer_error(rc, errbuf.data());

@@ -43,6 +43,8 @@ struct HttpResponse {
   long status = 0;
   std::string body;
   std::string retry_after;  ///< the Retry-After header, if any
+  /// A stream (on_data) ended because no byte came for idle_timeout, not by the server.
+  bool went_quiet = false;
 };
 
 /// HTTPS to one API server with one identity, over libcurl. Connections, TLS sessions and DNS

@@ -66,6 +66,16 @@ void Reflector::run(const std::atomic<bool>& stop) {
       if (!list(stop)) return;  // compacted: the only way back is a fresh list
       continue;
     }
+    if (end && *end == ApiClient::WatchEnd::kQuiet) {
+      // The API server sends bookmarks on a quiet watch: silence means a stream that broke
+      // without an error (a frozen server, a dropped connection no one reset). Not ready
+      // until a fresh list says where the collection is.
+      fmt::print(stderr, "warning: watch {}: no event or bookmark for {} s; listing again\n",
+                 options_.kind, options_.idle_timeout.count());
+      synced_ = false;
+      if (!list(stop)) return;
+      continue;
+    }
     // Unreachable or refused: not in step any more until a fresh list succeeds.
     fmt::print(stderr, "warning: watch {}: {}\n", options_.kind, end.error().message);
     synced_ = false;

@@ -12,14 +12,16 @@ namespace eso::kube {
 struct ReflectorOptions {
   std::string kind = "ExternalSecret";  ///< or ClusterExternalSecret
   ListScope scope;
-  /// A watch that delivers nothing (not even a bookmark) for this long is presumed dead.
+  /// A watch that delivers nothing (not even a bookmark) for this long is presumed dead: the
+  /// reflector is not synced until it has listed again.
   std::chrono::seconds idle_timeout{90};
   std::chrono::milliseconds max_backoff{5000};
 };
 
 /// Keeps `sink` in step with one collection, as client-go's reflector does: LIST, then WATCH from
 /// the list's resourceVersion with bookmarks, resuming from the last version seen; LIST again when
-/// the server answers 410 Gone; after an error, back off (bounded, jittered) and list again.
+/// the server answers 410 Gone or the watch stays silent (no event, no bookmark) for
+/// idle_timeout; after an error, back off (bounded, jittered) and list again.
 class Reflector {
  public:
   Reflector(ApiClient& client, ReflectorOptions options, InventorySink& sink);

@@ -322,12 +322,7 @@ void HttpServer::Loop::accept_from(int listener) {
     auto c = std::make_unique<Connection>();
     c->id = next_id_++;
     if (options_.tls) {
-      SSL* ssl = options_.tls->new_session();
-      if (ssl == nullptr) {
-        ::close(fd);
-        continue;
-      }
-      c->io = std::make_unique<TlsTransport>(fd, ssl);
+      c->io = std::make_unique<TlsTransport>(fd, options_.tls);
       c->phase = Phase::kHandshake;
     } else {
       c->io = std::make_unique<SocketTransport>(fd);

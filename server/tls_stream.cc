@@ -1,8 +1,10 @@
 #include "server/tls_stream.h"
 
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -108,14 +110,54 @@ SSL* TlsContext::new_session() {
   return SSL_new(ctx_);
 }
 
-TlsTransport::TlsTransport(int fd, SSL* ssl) : fd_(fd), ssl_(ssl) {
+TlsTransport::TlsTransport(int fd, std::shared_ptr<TlsContext> context)
+    : fd_(fd), context_(std::move(context)) {
   set_non_blocking(fd_);
-  SSL_set_fd(ssl_, fd_);
 }
 
 TlsTransport::~TlsTransport() {
+  if (ssl_ == nullptr) {
+    ::close(fd_);
+    return;
+  }
   shutdown_tls(ssl_);
   close_tls(fd_, ssl_);
+}
+
+Io TlsTransport::start_session() {
+  // RFC 8446 §5.1: a record is a 5-byte header (type, version, 16-bit length) and its body, at
+  // most 2^14 + 2048 bytes (RFC 5246 §6.2.3). Read until the first one is whole.
+  constexpr size_t kHeader = 5;
+  constexpr size_t kMaxRecord = kHeader + (1u << 14) + 2048;
+  for (;;) {
+    const auto* bytes = reinterpret_cast<const unsigned char*>(first_record_.data());
+    const bool header = first_record_.size() >= kHeader;
+    const size_t whole = header ? kHeader + (size_t{bytes[3]} << 8 | bytes[4]) : kHeader;
+    // Not a handshake record, or one too long: a session now, and OpenSSL says why it refuses.
+    if (header && (bytes[0] != 0x16 || whole > kMaxRecord || first_record_.size() >= whole)) {
+      break;
+    }
+    char buf[4096];
+    const ssize_t n = ::recv(fd_, buf, std::min(sizeof buf, whole - first_record_.size()), 0);
+    if (n == 0) return Io::kClosed;
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? Io::kWantRead : Io::kError;
+    first_record_.append(buf, static_cast<size_t>(n));
+  }
+  ssl_ = context_->new_session();
+  if (ssl_ == nullptr) return Io::kError;
+  // The session reads the record already received from memory, then the socket (handshake()).
+  BIO* from_memory = BIO_new_mem_buf(first_record_.data(), static_cast<int>(first_record_.size()));
+  BIO* to_socket = BIO_new_socket(fd_, BIO_NOCLOSE);
+  if (from_memory == nullptr || to_socket == nullptr) {
+    BIO_free(from_memory);
+    BIO_free(to_socket);
+    return Io::kError;
+  }
+  BIO_set_mem_eof_return(from_memory, -1);  // drained: "retry", not end of stream
+  SSL_set_bio(ssl_, from_memory, to_socket);
+  reading_first_record_ = true;
+  return Io::kOk;
 }
 
 void shutdown_tls(SSL* ssl) {
@@ -143,9 +185,25 @@ Io TlsTransport::outcome(int rc) const {
 }
 
 Io TlsTransport::handshake() {
-  ERR_clear_error();  // SSL_get_error reads the thread's queue: start it empty
-  const int rc = SSL_accept(ssl_);
-  return rc == 1 ? Io::kOk : outcome(rc);
+  if (ssl_ == nullptr) {
+    if (const Io started = start_session(); started != Io::kOk) return started;
+  }
+  for (;;) {
+    ERR_clear_error();  // SSL_get_error reads the thread's queue: start it empty
+    const int rc = SSL_accept(ssl_);
+    if (rc == 1) return Io::kOk;
+    const Io io = outcome(rc);
+    if (io != Io::kWantRead || !reading_first_record_ || BIO_ctrl_pending(SSL_get_rbio(ssl_)) > 0) {
+      return io;
+    }
+    // The first record is consumed: read from the socket from now on.
+    BIO* from_socket = BIO_new_socket(fd_, BIO_NOCLOSE);
+    if (from_socket == nullptr) return Io::kError;
+    SSL_set0_rbio(ssl_, from_socket);
+    reading_first_record_ = false;
+    first_record_.clear();
+    first_record_.shrink_to_fit();
+  }
 }
 
 Io TlsTransport::read(std::string& into, size_t max) {

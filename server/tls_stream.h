@@ -49,8 +49,10 @@ class TlsContext {
 /// the event loop, never waited for here.
 class TlsTransport final : public Transport {
  public:
-  /// Takes over `fd` and `ssl` (a new server-side session); makes the socket non-blocking.
-  TlsTransport(int fd, SSL* ssl);
+  /// Takes over `fd` and makes it non-blocking. The session is made from `context` only once
+  /// the client's first TLS record has arrived whole: a connection that sends half a
+  /// ClientHello costs a descriptor and the bytes it sent, not a session's buffers.
+  TlsTransport(int fd, std::shared_ptr<TlsContext> context);
   ~TlsTransport() override;
   TlsTransport(const TlsTransport&) = delete;
   TlsTransport& operator=(const TlsTransport&) = delete;
@@ -64,8 +66,14 @@ class TlsTransport final : public Transport {
  private:
   /// What `rc` from an SSL call means for the loop.
   Io outcome(int rc) const;
+  /// Reads the client's first record into `first_record_`; kOk once it is whole (or cannot be
+  /// a TLS record) and a session is made that reads it first, then the socket.
+  Io start_session();
   int fd_;
-  SSL* ssl_;
+  std::shared_ptr<TlsContext> context_;
+  SSL* ssl_ = nullptr;
+  std::string first_record_;
+  bool reading_first_record_ = false;  ///< the session still reads from first_record_
 };
 
 /// Sends close_notify once, without waiting.

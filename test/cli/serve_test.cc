@@ -870,4 +870,30 @@ TEST_CASE(
   for (int fd : hostile) ::close(fd);
 }
 
+TEST_CASE("a watch that goes silent (API server frozen) makes serve unready until it re-lists") {
+  ExtraCluster cluster({});
+  cluster.kubectl_here({"create", "namespace", "frozen"});
+  cluster.kubectl_here({"apply", "-f", "-"}, external_secret_yaml("frozen", "db", {"/frozen"}));
+  Server server({"--kubeconfig", cluster.kubeconfig(), "-n", "frozen"}, {"--watch-timeout", "3s"});
+  REQUIRE(server.post("/webhook", R"({"keys":["/frozen"]})").status == 200);
+  const int apiserver = std::stoi(read_file_text(cluster.state_dir() + "/kube-apiserver.pid"));
+  // SIGSTOP: connections stay open and nothing comes, no error, no close: a silent watch.
+  REQUIRE(::kill(apiserver, SIGSTOP) == 0);
+  bool unready = false;
+  for (int i = 0; i < 300 && !unready; ++i) {  // the watch timeout, plus margin: 30 s at most
+    unready = server.get("/readyz").status == 503;
+    if (!unready) std::this_thread::sleep_for(100ms);
+  }
+  const auto stale = server.post("/webhook", R"({"keys":["/frozen"]})");
+  REQUIRE(::kill(apiserver, SIGCONT) == 0);
+  CHECK(unready);
+  CHECK(stale.status == 503);  // not synced: the sender retries
+  CHECK(contains(server.log(), "no event or bookmark for 3 s; listing again"));
+  REQUIRE(server.ready(60));
+  const auto back = server.post("/webhook", R"({"keys":["/frozen"]})");
+  INFO(back.body);
+  CHECK(back.status == 200);
+  CHECK(names_in(back.body, "patched") == std::vector<std::string>{"frozen/db"});
+}
+
 }  // namespace eso::test
