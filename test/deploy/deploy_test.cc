@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -48,11 +49,6 @@ std::string helm_or_skip() {
     std::cout << "SKIP: helm is not available (test/deploy/build-helm could not build it)\n";
   }
   return helm;
-}
-
-std::string kubectl_binary() {
-  const char* k = std::getenv("ESO_TEST_KUBECTL");
-  return k != nullptr ? k : "kubectl";
 }
 
 // `helm template RELEASE chart -n NAMESPACE args...`; fails the test when helm fails.
@@ -626,6 +622,157 @@ TEST_CASE("in-cluster with the namespaced RBAC: its namespace only, stores only 
                           creds + "/serve.log");
   const int port = wait_for_port(creds + "/port");
   CHECK_MESSAGE(wait_ready(port), read_file_text(creds + "/serve.log"));
+}
+
+namespace {
+
+// The image's filesystem as scripts/image exported it (ESO_TEST_IMAGE_ROOT, with its config
+// beside it as ROOT.config.json). "" and a SKIP line when the image was not built; scripts/test
+// builds it and fails on a skipped test.
+std::string image_root_or_skip() {
+  const char* root = std::getenv("ESO_TEST_IMAGE_ROOT");
+  if (root != nullptr && fs::exists(std::string(root) + "/usr/local/bin/eso-updater")) return root;
+  std::cout << "SKIP: the image was not built (scripts/image, ESO_TEST_IMAGE_ROOT)\n";
+  return "";
+}
+
+// The image run as a pod runs its container (test/deploy/image-run): read-only root, the
+// image's user, the service account and credentials mounted, /tmp a scratch directory.
+struct ImagePod {
+  std::string root;
+  std::string sa_dir;
+  std::string creds;
+  std::string scratch;
+  std::vector<std::string> env;
+
+  ImagePod(std::string image_root, const std::string& namespace_name, const std::string& account)
+      : root(std::move(image_root)), sa_dir(service_account_dir(namespace_name, account)) {
+    creds = fs::path(write_temp_file("username", "hook")).parent_path();
+    std::ofstream(creds + "/password") << "hook-password";
+    scratch = fs::path(write_temp_file("scratch", "")).parent_path().string() + "/tmp";
+    fs::create_directories(scratch);
+    const std::string server = cluster_server();
+    env = {"KUBERNETES_SERVICE_HOST=127.0.0.1",
+           "KUBERNETES_SERVICE_PORT=" + server.substr(server.rfind(':') + 1)};
+  }
+
+  std::vector<std::string> argv(const std::vector<std::string>& prefix,
+                                const std::vector<std::string>& args) const {
+    std::vector<std::string> out{std::string(ESO_SOURCE_DIR) + "/test/deploy/image-run", root,
+                                 sa_dir, creds, scratch};
+    out.insert(out.end(), prefix.begin(), prefix.end());
+    out.push_back("--");
+    out.insert(out.end(), args.begin(), args.end());
+    return out;
+  }
+};
+
+// The process whose command line holds `marker`: its /proc status and mount table.
+std::optional<int> find_process(const std::string& marker) {
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const auto name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string cmdline = read_file_text(entry.path().string() + "/cmdline");
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (contains(cmdline, "/usr/local/bin/eso-updater") && contains(cmdline, marker)) {
+      return std::stoi(name);
+    }
+  }
+  return std::nullopt;
+}
+
+// The mount options of the process's root ("ro,relatime", ...), from /proc/PID/mountinfo.
+std::string root_mount_options(int pid) {
+  std::istringstream in(read_file_text(fmt::format("/proc/{}/mountinfo", pid)));
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, device, source, mount_point, options;
+    fields >> id >> parent >> device >> source >> mount_point >> options;
+    if (mount_point == "/") return options;
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE(
+    "the image holds only the binary with its libraries and CA certificates and no shell or apt") {
+  const auto root = image_root_or_skip();
+  if (root.empty()) return;
+  const std::regex library(
+      R"(/(usr/)?lib(64|/x86_64-linux-gnu|/aarch64-linux-gnu)?/[^/]+\.so[.0-9]*)");
+  const std::set<std::string> files{"/usr/local/bin/eso-updater",
+                                    "/etc/ssl/certs/ca-certificates.crt", "/etc/nsswitch.conf"};
+  int count = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(root)) {
+    if (entry.is_directory()) continue;
+    const std::string path = entry.path().string().substr(root.size());
+    INFO(path);
+    CHECK_MESSAGE((files.count(path) == 1 || std::regex_match(path, library)),
+                  "unexpected file in the image");
+    ++count;
+  }
+  CHECK(count > 3);
+  for (const char* tool : {"/bin/sh", "/usr/bin/sh", "/bin/bash", "/usr/bin/apt", "/usr/bin/dpkg",
+                           "/usr/bin/gcc", "/usr/bin/cc", "/bin/busybox", "/usr/bin/env"}) {
+    CHECK_MESSAGE(!fs::exists(root + tool), tool);
+  }
+  // The image runs as a numeric non-root user, the user the chart's pod declares.
+  const std::string config = read_file_text(root + ".config.json");
+  CHECK(contains(config, R"("User":"65532:65532")"));
+  CHECK(contains(config, R"("Entrypoint":["/usr/local/bin/eso-updater","serve"])"));
+  CHECK(contains(read_file_text(kChart + "/values.yaml"), "runAsUser: 65532"));
+}
+
+TEST_CASE(
+    "the image in a pod's shape: serve as 65532 on a read-only root answers /readyz and an "
+    "event patches and trigger runs through --entrypoint") {
+  const auto root = image_root_or_skip();
+  if (root.empty()) return;
+  const auto helm = helm_or_skip();
+  if (helm.empty()) return;
+  const auto ns = unique_namespace("deploy-img");
+  const auto account = apply_chart_rbac(helm, ns, ns, {});
+  kubectl({"apply", "-f", "-"}, external_secret_yaml(ns, "db", {"/image/db"}));
+  mark_synced(ns, "db");
+  const ImagePod pod(root, ns, account);
+
+  SUBCASE("serve, the image's entrypoint") {
+    const std::string log = pod.scratch + ".serve.log";
+    BackgroundProcess serve(
+        pod.argv({}, {"--listen=127.0.0.1:0", "--credentials-dir=/etc/eso-updater",
+                      "--port-file=/tmp/port"}),
+        pod.env, log);
+    const int port = wait_for_port(pod.scratch + "/port");
+    REQUIRE_MESSAGE(wait_ready(port), read_file_text(log));
+    const auto pid = find_process("--port-file=/tmp/port");
+    REQUIRE(pid.has_value());
+    const std::string status = read_file_text(fmt::format("/proc/{}/status", *pid));
+    CHECK(contains(status, "\nUid:\t65532\t65532\t65532\t65532\n"));
+    CHECK(contains(status, "\nGid:\t65532\t65532\t65532\t65532\n"));
+    CHECK(root_mount_options(*pid).rfind("ro,", 0) == 0);
+    const auto r =
+        curl({"-u", "hook:hook-password", "-H", "Content-Type: application/json", "-d",
+              R"({"keys": ["/image/db"]})", fmt::format("http://127.0.0.1:{}/webhook", port)});
+    INFO(r.out, read_file_text(log));
+    CHECK(r.out.substr(r.out.size() - 3) == "200");
+    CHECK_FALSE(annotation(get_object("externalsecret", ns, "db"), "force-sync").empty());
+  }
+
+  SUBCASE("trigger and version through --entrypoint") {
+    const auto version =
+        run_process(pod.argv({"--entrypoint", "/usr/local/bin/eso-updater"}, {"version"}));
+    CHECK(version.exit_code == 0);
+    CHECK(version.out.rfind("eso-updater ", 0) == 0);
+    const auto r = run_process(
+        pod.argv({"--entrypoint", "/usr/local/bin/eso-updater"}, {"trigger", "-k", "/image/db"}),
+        pod.env);
+    INFO(r.out, r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(contains(r.out, "patched"));
+    CHECK_FALSE(annotation(get_object("externalsecret", ns, "db"), "force-sync").empty());
+  }
 }
 
 }  // namespace eso::test
