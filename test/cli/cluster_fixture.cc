@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <random>
 #include <sstream>
 
@@ -239,6 +240,50 @@ std::string annotation(const rapidjson::Document& object, const std::string& key
   const auto& annotations = metadata["annotations"];
   auto it = annotations.FindMember(key.c_str());
   return it == annotations.MemberEnd() ? "" : it->value.GetString();
+}
+
+void require_test_cluster() {
+  const char* kubeconfig = std::getenv("KUBECONFIG");
+  const std::string path = kubeconfig == nullptr ? "" : kubeconfig;
+  const auto refuse = [&](const std::string& why) {
+    std::cerr << "refusing to run cluster tests: " << why
+              << "\nStart the test cluster with `eval \"$(test/cluster/up | tail -n 1)\"`.\n";
+    std::exit(2);
+  };
+  if (path.empty()) refuse("KUBECONFIG is not set");
+  if (path.find(':') != std::string::npos) refuse("KUBECONFIG names more than one file: " + path);
+  const std::string marker_file =
+      std::filesystem::path(path).parent_path().string() + "/eso-updater-test-cluster";
+  std::ifstream marker_in(marker_file);
+  std::string marker;
+  if (!(marker_in >> marker)) refuse(path + " is not a test cluster's (no " + marker_file + ")");
+  if (marker.rfind("https://127.0.0.1:", 0) != 0 && marker.rfind("https://[::1]:", 0) != 0) {
+    refuse("the marked server " + marker + " is not on loopback");
+  }
+  std::ifstream in(path);
+  std::string line;
+  int servers = 0;
+  while (std::getline(in, line)) {
+    const auto at = line.find("server: ");
+    if (at == std::string::npos) continue;
+    ++servers;
+    if (line.substr(at + 8) != marker) refuse(path + " names a server other than " + marker);
+  }
+  if (servers == 0) refuse(path + " names no server");
+}
+
+bool lists_only(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    arg = arg.substr(0, arg.find('='));
+    if (arg.rfind("--dt-", 0) == 0) arg = "--" + arg.substr(5);
+    for (const char* option :
+         {"--list-test-cases", "-ltc", "--list-test-suites", "-lts", "--list-reporters", "-lr",
+          "--count", "-c", "--help", "-h", "-?", "--version", "-v"}) {
+      if (arg == option) return true;
+    }
+  }
+  return false;
 }
 
 std::string cluster_state_dir() {

@@ -94,6 +94,16 @@ std::string annotation(const rapidjson::Document& object, const std::string& key
 /// The directory of the test cluster's state (certificates, tokens): KUBECONFIG's directory.
 std::string cluster_state_dir();
 
+/// Ends the test program unless KUBECONFIG names a test cluster's kubeconfig: one file whose
+/// directory holds the marker test/cluster/up writes, every server in it the marker's loopback
+/// URL. Called first by every test program that talks to a cluster, so that a missing or failed
+/// test cluster can never send the tests to a developer's real cluster.
+void require_test_cluster();
+
+/// Whether doctest's command line only lists, counts or documents the tests (ctest's discovery
+/// does), so that no cluster is needed.
+bool lists_only(int argc, char** argv);
+
 /// The token of `user` from the cluster's static token file.
 std::string static_token(const std::string& user);
 

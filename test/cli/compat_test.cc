@@ -1,6 +1,7 @@
 // Compatibility with other ESO installations, each on a cluster of its own started by the test:
 // an old ESO that serves only external-secrets.io/v1beta1, and the newest ESO CRDs (v2.9.0).
 #include <filesystem>
+#include <iostream>
 
 #include <doctest/doctest.h>
 #include <rapidjson/document.h>
@@ -62,9 +63,21 @@ TEST_CASE("discovery falls back to v1beta1 on a server that does not serve v1") 
 }
 
 TEST_CASE("the newest ESO CRDs (v2.9.0, v1 only) work") {
-  const std::string crds = std::string(ESO_SOURCE_DIR) + "/../shared/eso-crds/v2.9.0";
-  if (!std::filesystem::exists(crds)) {
-    MESSAGE("no ", crds, " on this machine: the v2.9.0 compatibility run is not possible here");
+  // Never copied into the repository (DESIGN.md §8): ESO_CRD_COMPAT_DIR, else the shared folder
+  // beside the checkout or at its usual place. Reported as skipped (which scripts/test reports)
+  // when none exists.
+  std::string crds;
+  for (const std::string& candidate :
+       {std::string(std::getenv("ESO_CRD_COMPAT_DIR") ? std::getenv("ESO_CRD_COMPAT_DIR") : ""),
+        std::string(ESO_SOURCE_DIR) + "/../shared/eso-crds/v2.9.0",
+        std::string("/work/shared/eso-crds/v2.9.0")}) {
+    if (!candidate.empty() && std::filesystem::exists(candidate + "/")) {
+      crds = candidate;
+      break;
+    }
+  }
+  if (crds.empty()) {
+    std::cout << "SKIP: no ESO v2.9.0 CRD folder (ESO_CRD_COMPAT_DIR) on this machine\n";
     return;
   }
   ExtraCluster cluster({"ESO_CRD_DIR=" + crds});

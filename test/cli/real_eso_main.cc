@@ -6,10 +6,13 @@
 
 #include <doctest/doctest.h>
 
+#include "test/cli/cluster_fixture.h"
+
 int main(int argc, char** argv) {
   if (const char* real = std::getenv("ESO_TEST_REAL_KUBECONFIG"); real != nullptr && *real) {
     ::setenv("KUBECONFIG", real, 1);
   }
   doctest::Context context(argc, argv);
+  if (!eso::test::lists_only(argc, argv)) eso::test::require_test_cluster();
   return context.run();
 }
