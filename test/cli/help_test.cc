@@ -238,7 +238,8 @@ TEST_CASE("the committed man page is generated from its source") {
 TEST_CASE("version prints the project version") {
   const auto r = eso_updater({"version"});
   CHECK(r.exit_code == 0);
-  CHECK(r.out.rfind("eso-updater ", 0) == 0);
+  CHECK(r.out.rfind("eso-updater " ESO_PROJECT_VERSION, 0) == 0);
+  CHECK(r.out.find('\n') == r.out.size() - 1);
 }
 
 }  // namespace eso::test

@@ -621,7 +621,21 @@ TEST_CASE("in-cluster with the namespaced RBAC: its namespace only, stores only 
   BackgroundProcess serve(pod.argv(serve_args_from_chart(args, creds, creds + "/port")), pod.env,
                           creds + "/serve.log");
   const int port = wait_for_port(creds + "/port");
-  CHECK_MESSAGE(wait_ready(port), read_file_text(creds + "/serve.log"));
+  REQUIRE_MESSAGE(wait_ready(port), read_file_text(creds + "/serve.log"));
+  // The credentials directory holds a bearer token: a sender with it patches, one without is 401.
+  const std::string url = fmt::format("http://127.0.0.1:{}/webhook", port);
+  const std::string body = R"({"keys": ["/deploy/db"]})";
+  const auto wrong = curl({"-H", "Authorization: Bearer not-the-token", "-H",
+                           "Content-Type: application/json", "-d", body, url});
+  CHECK(wrong.out.substr(wrong.out.size() - 3) == "401");
+  const auto before = annotation(get_object("externalsecret", ns, "db"), "force-sync");
+  const auto right = curl({"-H", "Authorization: Bearer bearer-token", "-H",
+                           "Content-Type: application/json", "-d", body, url});
+  INFO(right.out, read_file_text(creds + "/serve.log"));
+  CHECK(right.out.substr(right.out.size() - 3) == "200");
+  const auto after = annotation(get_object("externalsecret", ns, "db"), "force-sync");
+  CHECK_FALSE(after.empty());
+  CHECK(after != before);
 }
 
 namespace {
