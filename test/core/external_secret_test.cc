@@ -1,5 +1,8 @@
 #include "core/external_secret.h"
 
+#include <string>
+#include <vector>
+
 #include <doctest/doctest.h>
 
 #include "test/core/es_json.h"
@@ -61,24 +64,46 @@ TEST_CASE("refresh policies are read") {
 }
 
 TEST_CASE("malformed objects are errors or ignored fields, never crashes") {
-  const char* cases[] = {
-      R"([])",
-      R"("x")",
-      R"({"metadata": 5})",
-      R"({"metadata": {"name": 5}, "spec": []})",
-      R"({"metadata": {}, "spec": {"data": {"a": 1}}})",
-      R"({"metadata": {}, "spec": {"data": [5, {"remoteRef": 1}, {"remoteRef": {"key": 7}}]}})",
-      R"({"metadata": {}, "spec": {"dataFrom": [null, {"extract": []}], "secretStoreRef": 3}})",
-      R"({"metadata": {}, "spec": {"data": [{"remoteRef": {"key": "k"}, "sourceRef": 9}]}})",
+  // An object, and either the error it gives or the remote keys left once the malformed fields
+  // are ignored.
+  struct Case {
+    const char* json;
+    const char* error;
+    std::vector<std::string> keys;
   };
-  for (const char* json : cases) {
-    CAPTURE(json);
+  const std::string no_metadata = "ExternalSecret without metadata in the API response";
+  const Case cases[] = {
+      {R"([])", no_metadata.c_str(), {}},
+      {R"("x")", no_metadata.c_str(), {}},
+      {R"({"metadata": 5})", no_metadata.c_str(), {}},
+      {R"({"metadata": {"name": 5}, "spec": []})", "", {}},
+      {R"({"metadata": {}, "spec": {"data": {"a": 1}}})", "", {}},
+      {R"({"metadata": {}, "spec": {"data": [5, {"remoteRef": 1}, {"remoteRef": {"key": 7}}]}})",
+       "",
+       {}},
+      {R"({"metadata": {}, "spec": {"dataFrom": [null, {"extract": []}], "secretStoreRef": 3}})",
+       "",
+       {}},
+      {R"({"metadata": {}, "spec": {"data": [{"remoteRef": {"key": "k"}, "sourceRef": 9}]}})",
+       "",
+       {"k"}},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.json);
     rapidjson::Document doc;
-    doc.Parse(json);
+    doc.Parse(c.json);
     REQUIRE_FALSE(doc.HasParseError());
     auto es = parse_external_secret(doc);
-    if (es.ok()) CHECK(es->remote_keys.size() <= 1);
-    if (!es.ok()) CHECK_FALSE(es.error().message.empty());
+    if (std::string(c.error).empty()) {
+      REQUIRE(es.ok());
+      std::vector<std::string> keys;
+      for (const auto& ref : es->remote_keys) keys.push_back(ref.key);
+      CHECK(keys == c.keys);
+    } else {
+      REQUIRE_FALSE(es.ok());
+      CHECK(es.error().code == ErrorCode::kServer);
+      CHECK(es.error().message == std::string(c.error));
+    }
   }
 }
 

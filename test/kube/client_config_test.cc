@@ -406,27 +406,49 @@ namespace eso::kube {
 // Found by test/fuzz/kubeconfig_fuzz: yaml-cpp throws when a scalar is indexed like a map.
 TEST_CASE("kubeconfigs of the wrong shape are errors, never exceptions") {
   TempDir dir;
-  const char* shapes[] = {
-      "current-context: x\nclusters: [{name: c, cluster: 5}]\ncontexts: [{name: x, context: "
-      "{cluster: c}}]\n",
-      "current-context: x\nclusters: [{name: c, cluster: {server: 'https://h'}}]\nusers: [{name: "
-      "u, user: {exec: just-a-string}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n",
-      "current-context: x\nclusters: [{name: c, cluster: {server: 'https://h'}}]\nusers: [{name: "
-      "u, user: {auth-provider: oidc}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n",
-      "current-context: x\nclusters: [{name: c, cluster: {server: 'https://h'}}]\nusers: [{name: "
-      "u, user: {exec: {apiVersion: client.authentication.k8s.io/v1, command: x, args: 1, env: "
-      "[a, {name: [1]}]}}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n",
-      "current-context: x\nclusters: {c: 1}\ncontexts: [x, [1], {name: x, context: text}]\n",
-      "- just\n- a list\n",
-      "current-context: [x]\n",
+  // A shape, and the configuration error it gives ("" where the wrong parts are ignored).
+  struct Case {
+    const char* yaml;
+    const char* error;
+  };
+  const Case cases[] = {
+      {"current-context: x\nclusters: [{name: c, cluster: 5}]\ncontexts: [{name: x, context: "
+       "{cluster: c}}]\n",
+       "context \"x\" names cluster \"c\", which is not in "},
+      {"current-context: x\nclusters: [{name: c, cluster: {server: 'https://h'}}]\nusers: "
+       "[{name: u, user: {exec: just-a-string}}]\ncontexts: [{name: x, context: {cluster: c, "
+       "user: u}}]\n",
+       ": exec has no command"},
+      {"current-context: x\nclusters: [{name: c, cluster: {server: 'https://h'}}]\nusers: "
+       "[{name: u, user: {auth-provider: oidc}}]\ncontexts: [{name: x, context: {cluster: c, "
+       "user: u}}]\n",
+       "was removed from kubectl; use its exec credential plugin instead"},
+      {"current-context: x\nclusters: [{name: c, cluster: {server: 'https://h'}}]\nusers: "
+       "[{name: u, user: {exec: {apiVersion: client.authentication.k8s.io/v1, command: x, args: "
+       "1, env: [a, {name: [1]}]}}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n",
+       ""},
+      {"current-context: x\nclusters: {c: 1}\ncontexts: [x, [1], {name: x, context: text}]\n",
+       "context \"x\" not found in "},
+      {"- just\n- a list\n", ": not a YAML mapping"},
+      {"current-context: [x]\n", "no context chosen: "},
   };
   int i = 0;
-  for (const char* shape : shapes) {
+  for (const Case& c : cases) {
     CAPTURE(i);
-    const auto file = dir.write("k" + std::to_string(i++), shape);
+    const auto file = dir.write("k" + std::to_string(i++), c.yaml);
     Result<ClientConfig> config = Error{};
-    CHECK_NOTHROW(config = load_client_config(over(file), env_of({})));
-    if (!config.ok()) CHECK_FALSE(config.error().message.empty());
+    REQUIRE_NOTHROW(config = load_client_config(over(file), env_of({})));
+    if (std::string(c.error).empty()) {
+      REQUIRE(config.ok());
+      REQUIRE(config->exec.has_value());
+      CHECK(config->exec->command == "x");
+      CHECK(config->exec->args.empty());
+      continue;
+    }
+    REQUIRE_FALSE(config.ok());
+    CHECK(config.error().code == ErrorCode::kConfig);
+    CHECK_MESSAGE(config.error().message.find(c.error) != std::string::npos,
+                  config.error().message);
   }
 }
 
