@@ -144,6 +144,22 @@ def main():
         conn = sum(1 for r in rs if r["status"] is None)
         print(f"  {name:<22} {len(rs):>7} {len(ok):>7} {n503:>6} {other:>6} {conn:>8}"
               f" {percentile(ok, 50):>8.1f} {percentile(ok, 90):>8.1f} {percentile(ok, 99):>8.1f}")
+    # Hostile clients (DESIGN.md §9): a normal request's latency grows by at most 50 ms.
+    def ok_latency(name):
+        return sorted((r["t1"] - r["t0"]) / 1e6 for r in by_phase.get(name, [])
+                      if r["status"] and 200 <= r["status"] < 300)
+    if "hostile" in by_phase and "baseline" in by_phase:
+        base, hostile = ok_latency("baseline"), ok_latency("hostile")
+        if not hostile:
+            failures.append("no request answered 2xx in the hostile phase")
+        else:
+            grew50 = percentile(hostile, 50) - percentile(base, 50)
+            grew99 = percentile(hostile, 99) - percentile(base, 99)
+            ratio = percentile(hostile, 99) / max(percentile(base, 99), 0.001)
+            print(f"\nhostile phase against baseline: p50 {grew50:+.1f} ms, p99 {grew99:+.1f} ms "
+                  f"(hostile/baseline p99 {ratio:.2f}); target: p99 grows by at most 50 ms")
+            if grew99 > 50:
+                failures.append(f"the hostile phase grew p99 by {grew99:.1f} ms (target 50 ms)")
     all_ok_latency.sort()
     print(f"\nevent -> response, 2xx, whole run: p50 {percentile(all_ok_latency, 50):.1f} ms, "
           f"p90 {percentile(all_ok_latency, 90):.1f} ms, p99 {percentile(all_ok_latency, 99):.1f} ms, "

@@ -283,11 +283,11 @@ void HttpServer::Loop::refuse(int fd) {
   handler_.answered(RequestHead{}, 503, {});
 }
 
-// To make room: the longest-idle keep-alive connection goes first; at the connection limit
-// (`stalled_too`) and with none idle, the connection that has waited longest for a handshake or
-// a head it never completed (a client that means well sends its head within milliseconds:
-// slowloris' connections go first). Out of descriptors, only idle ones go: closing stalled
-// ones to accept more of the backlog would churn.
+// To make room at the connection limit (`stalled_too`): the connection that has waited longest
+// for a handshake or a head it never completed goes first (a client that means well sends its
+// head within milliseconds: slowloris' connections go, a sender's kept-alive one stays), else
+// the longest-idle keep-alive connection. Out of descriptors, only idle ones go: closing
+// stalled ones to accept more of the backlog would churn.
 bool HttpServer::Loop::make_room(bool stalled_too) {
   Connection* idle = nullptr;
   Connection* stalled = nullptr;
@@ -298,7 +298,7 @@ bool HttpServer::Loop::make_room(bool stalled_too) {
     const bool waiting = c->phase == Phase::kHandshake || c->phase == Phase::kHead;
     if (waiting && (stalled == nullptr || c->started < stalled->started)) stalled = c.get();
   }
-  Connection* victim = idle != nullptr ? idle : stalled_too ? stalled : nullptr;
+  Connection* victim = stalled_too && stalled != nullptr ? stalled : idle;
   if (victim == nullptr) return false;
   close(*victim);
   return true;

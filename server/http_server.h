@@ -59,10 +59,10 @@ struct ServerOptions {
   int workers = 4;
   /// Complete requests waiting for a worker; one more gets 503 with Retry-After.
   int queue = 64;
-  /// Open connections at most (being read, served, written and idle); beyond it the
-  /// longest-idle connection is closed to make room, else the one that has waited longest for
-  /// a handshake or head it never completed; with neither, the new one gets 503 (plain text)
-  /// or is closed (TLS, which cannot answer before a handshake).
+  /// Open connections at most (being read, served, written and idle); beyond it the one that
+  /// has waited longest for a handshake or head it never completed is closed to make room,
+  /// else the longest-idle one; with neither, the new one gets 503 (plain text) or is closed
+  /// (TLS, which cannot answer before a handshake).
   int max_connections = 1024;
   /// Bytes held for all connections together (requests being read, responses being written);
   /// a connection that would go past it while reading is answered 503.

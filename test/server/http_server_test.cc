@@ -425,6 +425,27 @@ TEST_CASE("past max_connections the longest-idle connection makes room") {
   ::close(third);
 }
 
+TEST_CASE("past max_connections a stalled head makes room before a kept-alive sender") {
+  ServerOptions options;
+  options.max_connections = 2;
+  RunningServer s(options);
+  const int sender = connect_to(s.port);
+  send_all(sender, kKeepAlive);
+  REQUIRE(read_response(sender).rfind("HTTP/1.1 200", 0) == 0);
+  const int stalled = connect_to(s.port);
+  send_all(stalled, "POST /ho");
+  std::this_thread::sleep_for(100ms);
+  const int third = connect_to(s.port);
+  send_all(third, kKeepAlive);
+  CHECK(read_response(third).rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(read_until_close(stalled, 2000ms).empty());  // closed without a word
+  send_all(sender, kKeepAlive);                      // the idle sender was kept
+  CHECK(read_response(sender).rfind("HTTP/1.1 200", 0) == 0);
+  ::close(sender);
+  ::close(stalled);
+  ::close(third);
+}
+
 TEST_CASE("stop closes idle connections at once and answers in-flight requests with close") {
   auto s = std::make_unique<RunningServer>(ServerOptions{}, 10000ms);
   const int idle = connect_to(s->port);

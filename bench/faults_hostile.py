@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""Hostile clients for bench/faults (DESIGN.md §9): without credentials, from one thread, keeps
+  --slow-heads connections sending a request head one byte every --trickle seconds,
+  --slow-tls connections that sent the first bytes of a TLS ClientHello record and nothing more,
+  --non-readers connections that pipeline GET /metrics requests and never read an answer,
+open against a running `eso-updater serve` until --stop-file exists or --max-seconds pass. A
+connection the server closes is opened again --reopen seconds later, as a slowloris does (an
+attacker reconnecting at once is a flood, another class). Against a plain-HTTP serve the half
+ClientHellos are junk heads it refuses at once. Prints how many connections were opened and how
+many the server closed. Loopback only; every loop is bounded.
+"""
+import argparse
+import os
+import resource
+import selectors
+import socket
+import sys
+import time
+
+HEAD = b"POST /webhook HTTP/1.1\r\nHost: hostile\r\nContent-Type: application/json\r\nX-Pad: "
+CLIENT_HELLO_START = bytes([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xFC])
+METRICS = b"GET /metrics HTTP/1.1\r\nHost: hostile\r\n\r\n"
+
+
+class Hostile:
+    def __init__(self, port, trickle, reopen):
+        self.port = port
+        self.trickle = trickle
+        self.reopen = reopen
+        self.pending = []  # (when, kind): connections to open again
+        self.sel = selectors.DefaultSelector()
+        self.opened = 0
+        self.closed_by_server = 0
+        self.refused = 0
+
+    def open(self, kind):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if kind == "reader":
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(2)
+        try:
+            s.connect(("127.0.0.1", self.port))
+        except OSError:
+            self.refused += 1
+            s.close()
+            return
+        s.setblocking(False)
+        self.opened += 1
+        state = {"kind": kind, "sent": 0, "next": time.monotonic()}
+        if kind == "tls":
+            self.send(s, CLIENT_HELLO_START)
+        if kind == "reader":
+            self.send(s, METRICS * 2000)
+        # Readable means the server answered or closed: that is all we ever look at.
+        self.sel.register(s, selectors.EVENT_READ, state)
+
+    def send(self, s, data):
+        try:
+            s.send(data)
+        except OSError:
+            pass
+
+    def tick(self):
+        now = time.monotonic()
+        for key in list(self.sel.get_map().values()):
+            state = key.data
+            if state["kind"] != "head" or now < state["next"]:
+                continue
+            chunk = HEAD[state["sent"]:state["sent"] + 1] or b"a"
+            self.send(key.fileobj, chunk)
+            state["sent"] += 1
+            state["next"] = now + self.trickle
+
+    def reap(self, timeout):
+        now = time.monotonic()
+        due = [kind for when, kind in self.pending if when <= now]
+        self.pending = [(when, kind) for when, kind in self.pending if when > now]
+        for kind in due:
+            self.open(kind)
+        for key, _ in self.sel.select(timeout):
+            state = key.data
+            if state["kind"] == "reader":
+                continue  # never read: the point of a non-reading client
+            s = key.fileobj
+            try:
+                data = s.recv(4096)
+            except OSError:
+                data = b""
+            if data:
+                continue  # an answer (408): the close follows
+            self.sel.unregister(s)
+            s.close()
+            self.closed_by_server += 1
+            self.pending.append((time.monotonic() + self.reopen, state["kind"]))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--port-file", required=True)
+    p.add_argument("--stop-file", required=True)
+    p.add_argument("--slow-heads", type=int, default=1000)
+    p.add_argument("--slow-tls", type=int, default=100)
+    p.add_argument("--non-readers", type=int, default=50)
+    p.add_argument("--trickle", type=float, default=2.0)
+    p.add_argument("--reopen", type=float, default=1.0)
+    p.add_argument("--max-seconds", type=float, default=600)
+    a = p.parse_args()
+    want = a.slow_heads + a.slow_tls + a.non_readers + 64
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
+    port = int(open(a.port_file).read().strip())
+    h = Hostile(port, a.trickle, a.reopen)
+    for kind, n in (("head", a.slow_heads), ("tls", a.slow_tls), ("reader", a.non_readers)):
+        for _ in range(n):
+            h.open(kind)
+    start = time.monotonic()
+    while time.monotonic() - start < a.max_seconds and not os.path.exists(a.stop_file):
+        h.tick()
+        h.reap(0.05)
+    print(f"hostile: {h.opened} connections opened, {h.closed_by_server} closed by serve, "
+          f"{h.refused} refused; {len(h.sel.get_map())} open at the end", file=sys.stderr)
+    for key in list(h.sel.get_map().values()):
+        key.fileobj.close()
+
+
+if __name__ == "__main__":
+    main()
