@@ -341,4 +341,19 @@ std::string write_temp_file(const std::string& name, const std::string& content)
   return path;
 }
 
+double apiserver_requests(const std::string& verb, const std::string& resource) {
+  const std::string metrics = kubectl({"get", "--raw", "/metrics"});
+  const std::string verb_label = "verb=\"" + verb + "\"";
+  const std::string resource_label = "resource=\"" + resource + "\"";
+  double total = 0;
+  std::istringstream lines(metrics);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("apiserver_request_total{", 0) == 0 && contains(line, verb_label) &&
+        contains(line, resource_label)) {
+      total += std::stod(line.substr(line.rfind(' ') + 1));
+    }
+  }
+  return total;
+}
+
 }  // namespace eso::test

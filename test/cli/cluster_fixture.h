@@ -122,4 +122,9 @@ std::string read_file_text(const std::string& path);
 /// Writes `content` to a new file in a fresh temporary directory; returns its path.
 std::string write_temp_file(const std::string& name, const std::string& content);
 
+/// The API server's own count of requests with `verb` (e.g. "LIST") on `resource` (e.g.
+/// "externalsecrets"), summed over codes, scopes and versions: apiserver_request_total from
+/// /metrics. Compare before and after an action.
+double apiserver_requests(const std::string& verb, const std::string& resource);
+
 }  // namespace eso::test
