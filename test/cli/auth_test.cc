@@ -2,8 +2,11 @@
 // v1beta1, caching until expiry, one re-run after a 401), token files, merged KUBECONFIG lists.
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <thread>
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
@@ -151,6 +154,121 @@ TEST_CASE("a token file is read afresh when it is rewritten") {
   const auto allowed = eso_updater({"--kubeconfig", config, "match", "-n", ns, "-k", "/tf"});
   INFO(allowed.err);
   CHECK(allowed.exit_code == 0);
+}
+
+// One `trigger --repeat-after` process whose kubeconfig names a token file, in a namespace where
+// the service accounts "first" and "second" may each get, list and patch ExternalSecrets.
+struct RepeatingTrigger {
+  std::string ns;
+  std::string token_file;
+  std::string stderr_file;
+  std::unique_ptr<BackgroundProcess> process;
+  std::string first_value;   // force-sync after the first round
+  std::string first_config;  // a kubeconfig with the first token, in a file of its own
+
+  static std::string token_of(const std::string& ns, const std::string& account) {
+    std::string token = kubectl({"create", "token", account, "-n", ns});
+    while (!token.empty() && token.back() == '\n') token.pop_back();
+    return token;
+  }
+
+  RepeatingTrigger(const std::string& prefix, const std::string& repeat_after)
+      : ns(unique_namespace(prefix)) {
+    kubectl({"apply", "-f", "-"}, external_secret_yaml(ns, "es", {"/rr"}));
+    kubectl({"create", "role", "writer", "-n", ns, "--verb=get,list,patch",
+             "--resource=externalsecrets.external-secrets.io"});
+    for (const char* account : {"first", "second"}) {
+      kubectl({"create", "serviceaccount", account, "-n", ns});
+      kubectl({"create", "rolebinding", account, "-n", ns, "--role=writer",
+               fmt::format("--serviceaccount={}:{}", ns, account)});
+      // RBAC takes effect a moment after it is written: wait until it does (bounded).
+      bool allowed = false;
+      for (int i = 0; i < 100 && !allowed; ++i) {
+        allowed = run_process({kubectl_binary(), "auth", "can-i", "patch",
+                               "externalsecrets.external-secrets.io", "-n", ns,
+                               fmt::format("--as=system:serviceaccount:{}:{}", ns, account)})
+                      .exit_code == 0;
+        if (!allowed) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      REQUIRE(allowed);
+    }
+    const std::string first_token = token_of(ns, "first");
+    token_file = write_temp_file("token", first_token + "\n");
+    const auto config = kubeconfig_for(token_file);
+    first_config = kubeconfig_for(write_temp_file("token", first_token + "\n"));
+    stderr_file = write_temp_file("stderr", "");
+    process = std::make_unique<BackgroundProcess>(
+        std::vector<std::string>{ESO_UPDATER_BINARY, "--kubeconfig", config, "trigger", "-n", ns,
+                                 "-k", "/rr", "--repeat-after", repeat_after},
+        std::vector<std::string>{}, stderr_file);
+    // The first round has patched (with the first token) once force-sync is set.
+    for (int i = 0; i < 300 && first_value.empty(); ++i) {
+      first_value = annotation(get_object("externalsecret", ns, "es"), "force-sync");
+      if (first_value.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    REQUIRE_FALSE(first_value.empty());
+  }
+
+  static std::string kubeconfig_for(const std::string& token_file) {
+    return write_temp_file(
+        "kubeconfig",
+        fmt::format("current-context: t\nclusters:\n- name: c\n  cluster: {{server: {}, "
+                    "certificate-authority: {}/ca.crt}}\nusers:\n- name: u\n  user: {{tokenFile: "
+                    "{}}}\ncontexts:\n- name: t\n  context: {{cluster: c, user: u}}\n",
+                    cluster_server(), cluster_state_dir(), token_file));
+  }
+
+  // Waits (bounded) until the first token gets `answer` ("forbidden" or "unauthorized") from the
+  // API server, and checks the process has not started its second round yet.
+  void await_first_token(const std::string& answer) {
+    bool refused = false;
+    for (int i = 0; i < 300 && !refused; ++i) {
+      refused = contains(eso_updater({"--kubeconfig", first_config, "trigger", "-n", ns, "-k",
+                                      "/none", "--dry-run"})
+                             .err,
+                         answer);
+      if (!refused) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    REQUIRE(refused);
+    REQUIRE(annotation(get_object("externalsecret", ns, "es"), "force-sync") == first_value);
+  }
+
+  // Waits (bounded) for the process to end after its second round; its exit code.
+  int finish() { return process->stop(0, 60); }
+};
+
+TEST_CASE("a token file rewritten while the process runs is read afresh by the same process") {
+  RepeatingTrigger run("token-rewritten", "20s");
+  // From now on the first token may not patch (403, which re-reads nothing by itself): only a
+  // re-read of the rewritten file lets the second round through.
+  kubectl({"delete", "rolebinding", "first", "-n", run.ns});
+  std::ofstream(run.token_file) << RepeatingTrigger::token_of(run.ns, "second") << "\n";
+  run.await_first_token("forbidden");
+  const int exit_code = run.finish();
+  INFO(read_file_text(run.stderr_file));
+  CHECK(exit_code == 0);
+  const auto second_value = annotation(get_object("externalsecret", run.ns, "es"), "force-sync");
+  CHECK_FALSE(second_value.empty());
+  CHECK(second_value != run.first_value);
+}
+
+TEST_CASE("a token file is read afresh after a 401 even when its mtime did not change") {
+  RepeatingTrigger run("token-401", "25s");
+  const auto mtime = fs::last_write_time(run.token_file);
+  // The first token is now invalid (401); the file holds the second token under the old mtime,
+  // so only the re-read after the 401 finds it.
+  kubectl({"delete", "serviceaccount", "first", "-n", run.ns});
+  std::ofstream(run.token_file) << RepeatingTrigger::token_of(run.ns, "second") << "\n";
+  fs::last_write_time(run.token_file, mtime);
+  REQUIRE(fs::last_write_time(run.token_file) == mtime);
+  // The API server caches a good token's verdict for about 10 s.
+  run.await_first_token("unauthorized");
+  const int exit_code = run.finish();
+  INFO(read_file_text(run.stderr_file));
+  CHECK(exit_code == 0);
+  const auto second_value = annotation(get_object("externalsecret", run.ns, "es"), "force-sync");
+  CHECK_FALSE(second_value.empty());
+  CHECK(second_value != run.first_value);
 }
 
 TEST_CASE("a KUBECONFIG list of three files merges first-wins, with --context, --cluster, --user") {
