@@ -2,12 +2,16 @@
 // service-account token and a least-privilege Role, and under API Priority and Fairness 429s.
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
@@ -170,6 +174,49 @@ TEST_CASE("429s from API Priority and Fairness are ridden out with Retry-After")
   CHECK(took < std::chrono::seconds(60));
   kubectl({"delete", "flowschema", level});
   kubectl({"delete", "prioritylevelconfiguration", level});
+}
+
+TEST_CASE("the API server sees the User-Agent eso-updater/VERSION (linux/ARCH)") {
+  // A cluster of its own whose API server writes an audit log: each request's userAgent.
+  const std::string policy =
+      write_temp_file("audit-policy.yaml",
+                      "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n");
+  const std::string audit_log = write_temp_file("audit.log", "");
+  ExtraCluster cluster({fmt::format("ESO_APISERVER_ARGS=--audit-policy-file {} --audit-log-path {}",
+                                    policy, audit_log)});
+  const auto version = eso_updater({"version"});
+  REQUIRE(version.exit_code == 0);
+  REQUIRE(version.out.rfind("eso-updater ", 0) == 0);
+  const std::string number = version.out.substr(12, version.out.find('\n') - 12);
+  utsname host{};
+  REQUIRE(::uname(&host) == 0);
+  const std::string machine = host.machine;
+  const std::string arch = machine == "x86_64" ? "amd64" : machine == "aarch64" ? "arm64" : machine;
+  const std::string expected = fmt::format("eso-updater/{} (linux/{})", number, arch);
+
+  const auto r =
+      eso_updater({"match", "-A", "-k", "/user-agent"}, {"KUBECONFIG=" + cluster.kubeconfig()});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 1);  // listed every namespace and matched nothing
+  // The audit backend writes each event as the request completes; read until ours is there.
+  int ours = 0;
+  std::vector<std::string> agents;
+  for (int attempt = 0; attempt < 100 && ours == 0; ++attempt) {
+    agents.clear();
+    std::istringstream lines(read_file_text(audit_log));
+    for (std::string line; std::getline(lines, line);) {
+      const auto at = line.find("\"userAgent\":\"eso-updater");
+      if (at == std::string::npos) continue;
+      const auto start = at + 13;
+      agents.push_back(line.substr(start, line.find('"', start) - start));
+      if (contains(line, "\"resource\":\"externalsecrets\"") && contains(line, "\"verb\":\"list\""))
+        ++ours;
+    }
+    if (ours == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(ours > 0);  // the LIST of ExternalSecrets, at least
+  REQUIRE_FALSE(agents.empty());
+  for (const auto& agent : agents) CHECK(agent == expected);
 }
 
 }  // namespace eso::test
