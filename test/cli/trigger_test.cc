@@ -1,6 +1,14 @@
 // `eso-updater trigger` as a user runs it; every assertion reads the objects back from the
 // real API server.
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 #include <rapidjson/document.h>
 
 #include "test/cli/cluster_fixture.h"
@@ -185,6 +193,53 @@ TEST_CASE("--event takes keys from an Akeyless payload in a file or on stdin") {
   CHECK(contains(bad.err, "malformed JSON"));
   CHECK(eso_updater({"trigger", "-n", ns, "--event", "/nonexistent.json"}).exit_code == 2);
   CHECK(eso_updater({"trigger", "-n", ns}).exit_code == 2);
+}
+
+// serve_test.cc covers serve; this one counts its LISTs where they land: on the API server.
+TEST_CASE("serve answers events from its index: 0 LISTs of ExternalSecrets on the API server") {
+  const auto ns = unique_namespace("serve-lists");
+  const std::string key = "/serve-lists/" + ns;
+  kubectl({"apply", "-f", "-"},
+          external_secret_yaml(ns, "a", {key}) + external_secret_yaml(ns, "b", {key}));
+  const auto port_file = write_temp_file("port", "");
+  std::filesystem::remove(port_file);
+  BackgroundProcess serve(
+      {ESO_UPDATER_BINARY, "-n", ns, "serve", "--listen", "127.0.0.1:0", "--port-file", port_file},
+      {"BASIC_AUTH_USER=hook", "BASIC_AUTH_PASSWORD=s3cret"}, port_file + ".log");
+  std::string port;
+  for (int i = 0; i < 200 && port.empty(); ++i) {
+    if (std::filesystem::exists(port_file)) port = read_file_text(port_file);
+    if (port.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE_MESSAGE(!port.empty(), "serve did not start");
+  const std::string base = "http://127.0.0.1:" + port;
+  auto curl = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv{"curl", "-sS", "--max-time", "60",
+                                  "-o",   "-",   "-w",         "\n%{http_code}"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_process(argv).out;
+  };
+  bool ready = false;  // the index has listed and is watching
+  for (int i = 0; i < 200 && !ready; ++i) {
+    const std::string health = curl({base + "/readyz"});
+    ready = health.substr(health.rfind('\n') + 1) == "200";
+    if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  REQUIRE(ready);
+
+  const double lists_before = apiserver_requests("LIST", "externalsecrets");
+  for (int i = 0; i < 5; ++i) {
+    CAPTURE(i);
+    const std::string reply =
+        curl({"-u", "hook:s3cret", "-H", "Content-Type: application/json", "--data-binary",
+              fmt::format(R"([{{"item_name":"{}","event_type":"static-secret-updated"}}])", key),
+              base + "/webhook"});
+    INFO(reply);
+    CHECK(reply.substr(reply.rfind('\n') + 1) == "200");
+    CHECK(contains(reply, R"("name":"a","annotation":"force-sync")"));  // patched
+    CHECK(contains(reply, R"("name":"b","annotation":"force-sync")"));
+  }
+  CHECK(apiserver_requests("LIST", "externalsecrets") - lists_before == 0);
 }
 
 }  // namespace eso::test
