@@ -262,18 +262,8 @@ WebhookResponse WebhookService::handle(const EventRequest& request, std::string_
     w.EndObject();
   }
   w.EndArray();
-  w.Key("problems");
-  w.StartArray();
-  for (const auto& p : matched.problems) {
-    w.StartObject();
-    write_object_ref(w, p.object->ref);
-    w.Key("field");
-    w.String(p.field);
-    w.Key("error");
-    w.String(p.message);
-    w.EndObject();
-  }
-  w.EndArray();
+  // The same problems schema as `match`/`trigger -o json` (core/json_report.h).
+  write_problems(w, matched.problems);
   w.EndObject();
   // Decoded text is valid UTF-8 already; this also covers what the API server said.
   WebhookResponse response{status, http::valid_utf8(buffer.GetString()), {}};
