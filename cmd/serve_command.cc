@@ -710,7 +710,8 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& options) {
       ->capture_default_str();
   cmd->add_flag("--force", options.force, "Also patch objects ESO will not refresh");
   cmd->add_flag("--include-possible", options.include_possible, "Also patch find.tags matches");
-  cmd->add_flag("--patch-children", options.patch_children, "Patch CES children (ESO < v0.20)");
+  cmd->add_flag("--patch-children", options.patch_children,
+                "ESO < v0.20: reach CES children via spec.externalSecretMetadata");
   cmd->add_option("--concurrency", options.concurrency, "Patches in flight at once")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();

@@ -206,7 +206,8 @@ CLI::App* add_trigger_command(CLI::App& app, TriggerCommandOptions& options) {
   cmd->add_flag("--include-possible", options.include_possible,
                 "Also patch objects that only dataFrom.find.tags may select");
   cmd->add_flag("--patch-children", options.patch_children,
-                "Patch a ClusterExternalSecret's children instead of the parent (ESO < v0.20)");
+                "ESO < v0.20: reach a ClusterExternalSecret's children through its "
+                "spec.externalSecretMetadata");
   cmd->add_flag("--require-match", options.require_match, "Exit 1 when no object matches");
   cmd->add_option("--concurrency", options.concurrency, "Patches in flight at once")
       ->check(CLI::Range(1, 256))

@@ -76,13 +76,7 @@ std::vector<WaitTarget> wait_targets(const TriggerPlan& plan,
       }
       targets.push_back(std::move(target));
     }
-    // With --patch-children the children are patched (and waited for) on their own.
-    const bool children_patched =
-        std::any_of(plan.patches.begin(), plan.patches.end(), [&](const PlannedPatch& p) {
-          return p.target.kind == "ExternalSecret" &&
-                 p.reasons.front().object->owner_cluster_external_secret == patch.target.name;
-        });
-    if (!any_child && !children_patched) {
+    if (!any_child) {
       unconfirmable.push_back(WaitResult{
           WaitTarget{patch.target, patch.annotation, plan.value, std::nullopt, patch.target},
           SyncOutcome::kFailed,

@@ -47,7 +47,7 @@ complete -c eso-updater -n '__fish_seen_subcommand_from trigger' -l repeat-after
 complete -c eso-updater -n '__fish_seen_subcommand_from trigger serve' -l annotation -x -d 'Annotation key to set (default force-sync)'
 complete -c eso-updater -n '__fish_seen_subcommand_from trigger serve' -l force -d 'Also patch objects ESO will not refresh'
 complete -c eso-updater -n '__fish_seen_subcommand_from trigger serve' -l include-possible -d 'Also patch objects that only find.tags may select'
-complete -c eso-updater -n '__fish_seen_subcommand_from trigger serve' -l patch-children -d 'Patch ClusterExternalSecret children (ESO < v0.20)'
+complete -c eso-updater -n '__fish_seen_subcommand_from trigger serve' -l patch-children -d 'ESO < v0.20: reach ClusterExternalSecret children via spec.externalSecretMetadata'
 complete -c eso-updater -n '__fish_seen_subcommand_from trigger serve' -l concurrency -x -d 'Patches in flight at once (1-256)'
 
 # serve.

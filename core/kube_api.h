@@ -30,6 +30,15 @@ struct PatchOutcome {
 
 /// The Kubernetes operations the core needs. kube/ implements it over HTTPS; tests use fakes.
 /// Implementations are safe to call from several threads at once.
+/// Where a trigger's annotation is written.
+enum class AnnotationPlace {
+  kObject,  ///< the object's metadata.annotations
+  /// A ClusterExternalSecret's metadata.annotations and its spec.externalSecretMetadata
+  /// .annotations, which every ESO copies onto each generated ExternalSecret (ESO < v0.20 copies
+  /// nothing else from the parent; DESIGN.md §2).
+  kObjectAndChildren,
+};
+
 class KubeApi {
  public:
   virtual ~KubeApi() = default;
@@ -60,9 +69,10 @@ class KubeApi {
     return Error{ErrorCode::kInternal, "this client cannot watch"};
   }
 
-  /// Sets one annotation on `target` with a JSON merge patch, leaving everything else alone.
+  /// Sets one annotation on `target` with a JSON merge patch, leaving everything else alone;
+  /// with kObjectAndChildren, on a ClusterExternalSecret's child template as well.
   virtual Result<PatchOutcome> patch_annotation(const ObjectRef& target, std::string_view key,
-                                                std::string_view value) = 0;
+                                                std::string_view value, AnnotationPlace place) = 0;
 };
 
 }  // namespace eso

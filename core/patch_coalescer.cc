@@ -4,8 +4,9 @@
 
 namespace eso {
 
-CoalescedPatch PatchCoalescer::patch(const ObjectRef& target, const std::string& annotation) {
-  const auto key = std::make_pair(target, annotation);
+CoalescedPatch PatchCoalescer::patch(const ObjectRef& target, const std::string& annotation,
+                                     AnnotationPlace place) {
+  const auto key = std::make_tuple(target, annotation, place);
   std::unique_lock lock(mu_);
   Slot& slot = slots_[key];
   if (!slot.pending) slot.pending = std::make_shared<Round>();
@@ -24,7 +25,7 @@ CoalescedPatch PatchCoalescer::patch(const ObjectRef& target, const std::string&
 
   CoalescedPatch result;
   result.value = trigger_stamp(std::chrono::system_clock::now());
-  result.outcome = api_.patch_annotation(target, annotation, result.value);
+  result.outcome = api_.patch_annotation(target, annotation, result.value, place);
 
   lock.lock();
   round->result = result;

@@ -5,6 +5,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <tuple>
 
 #include "core/kube_api.h"
 
@@ -26,7 +27,8 @@ class PatchCoalescer {
   explicit PatchCoalescer(KubeApi& api) : api_(api) {}
 
   /// Patches `annotation` on `target` with a fresh trigger stamp, coalescing as described.
-  CoalescedPatch patch(const ObjectRef& target, const std::string& annotation);
+  CoalescedPatch patch(const ObjectRef& target, const std::string& annotation,
+                       AnnotationPlace place = AnnotationPlace::kObject);
 
  private:
   struct Round {
@@ -42,7 +44,7 @@ class PatchCoalescer {
   KubeApi& api_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::map<std::pair<ObjectRef, std::string>, Slot> slots_;
+  std::map<std::tuple<ObjectRef, std::string, AnnotationPlace>, Slot> slots_;
 };
 
 }  // namespace eso

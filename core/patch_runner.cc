@@ -18,7 +18,8 @@ std::vector<PatchResult> run_patches(KubeApi& api, const TriggerPlan& plan, int 
       const auto& patch = plan.patches[i];
       const auto start = std::chrono::steady_clock::now();
       results[i].target = patch.target;
-      results[i].outcome = api.patch_annotation(patch.target, patch.annotation, plan.value);
+      results[i].outcome =
+          api.patch_annotation(patch.target, patch.annotation, plan.value, patch.place);
       results[i].latency = std::chrono::duration_cast<std::chrono::microseconds>(
           std::chrono::steady_clock::now() - start);
       if (progress) {

@@ -13,19 +13,22 @@ namespace {
 struct Destination {
   ObjectRef target;
   std::string annotation;
+  AnnotationPlace place = AnnotationPlace::kObject;
   bool via_parent = false;
 };
 
 Destination destination_of(const Match& m, const TriggerOptions& options) {
   const ExternalSecret& es = *m.object;
+  const AnnotationPlace parent_place =
+      options.patch_children ? AnnotationPlace::kObjectAndChildren : AnnotationPlace::kObject;
   if (es.ref.kind == "ClusterExternalSecret") {
-    return {es.ref, std::string(kClusterForceSyncAnnotation), false};
+    return {es.ref, std::string(kClusterForceSyncAnnotation), parent_place, false};
   }
-  if (!es.owner_cluster_external_secret.empty() && !options.patch_children) {
+  if (!es.owner_cluster_external_secret.empty()) {
     return {ObjectRef{"ClusterExternalSecret", "", es.owner_cluster_external_secret},
-            std::string(kClusterForceSyncAnnotation), true};
+            std::string(kClusterForceSyncAnnotation), parent_place, true};
   }
-  return {es.ref, options.annotation, false};
+  return {es.ref, options.annotation, AnnotationPlace::kObject, false};
 }
 
 template <typename T, typename Make>
@@ -75,7 +78,7 @@ TriggerPlan plan_trigger(const std::vector<Match>& matches, const TriggerOptions
     }
     const Destination dest = destination_of(m, options);
     auto& patch = entry_for(plan.patches, patch_index, dest.target, [&] {
-      return PlannedPatch{dest.target, dest.annotation, m.verdict, {}, {}};
+      return PlannedPatch{dest.target, dest.annotation, dest.place, m.verdict, {}, {}};
     });
     patch.reasons.push_back(m);
     if (dest.via_parent &&

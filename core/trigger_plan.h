@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "core/kube_api.h"
 #include "core/match.h"
 
 namespace eso {
@@ -19,7 +20,9 @@ struct TriggerOptions {
   std::string value;              ///< unique per trigger; see trigger_stamp()
   bool force = false;             ///< patch objects ESO will ignore the nudge on, too
   bool include_possible = false;  ///< patch objects that only `find.tags` may select
-  /// Patch a ClusterExternalSecret's children directly (ESO < v0.20) instead of the parent.
+  /// Reach a ClusterExternalSecret's children on ESO < v0.20, which copies no annotation from
+  /// the parent: the annotation goes into the parent's spec.externalSecretMetadata too, which the
+  /// ClusterExternalSecret controller writes onto every child.
   bool patch_children = false;
 };
 
@@ -27,6 +30,7 @@ struct TriggerOptions {
 struct PlannedPatch {
   ObjectRef target;
   std::string annotation;
+  AnnotationPlace place = AnnotationPlace::kObject;
   MatchVerdict verdict = MatchVerdict::kWillRefresh;
   std::vector<Match> reasons;
   /// For a ClusterExternalSecret: the generated ExternalSecrets whose matches led here.
@@ -58,7 +62,8 @@ struct TriggerPlan {
 };
 
 /// Groups matches per object (one patch per object however many fields matched); routes matches
-/// on a ClusterExternalSecret's children to the parent (ESO reverts annotations on children);
+/// on a ClusterExternalSecret's children to the parent (its controller reverts annotations set on
+/// children), through the child template as well under `patch_children`;
 /// skips objects ESO would not refresh unless `force`, objects with a `generatorRef` entry
 /// unless `force` (a refresh re-runs their generators: a Password generator issues a new
 /// password, DESIGN.md §3), and possible matches unless `include_possible`.

@@ -49,7 +49,8 @@ std::vector<PatchReport> run_coalesced(PatchCoalescer& coalescer, const TriggerP
     for (size_t i = next++; i < plan.patches.size(); i = next++) {
       const auto start = std::chrono::steady_clock::now();
       reports[i].plan = &plan.patches[i];
-      reports[i].done = coalescer.patch(plan.patches[i].target, plan.patches[i].annotation);
+      reports[i].done = coalescer.patch(plan.patches[i].target, plan.patches[i].annotation,
+                                        plan.patches[i].place);
       reports[i].latency = std::chrono::duration_cast<std::chrono::microseconds>(
           std::chrono::steady_clock::now() - start);
     }

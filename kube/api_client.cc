@@ -493,18 +493,30 @@ Result<SyncState> ApiClient::get_sync_state(const ObjectRef& target) {
 }
 
 Result<PatchOutcome> ApiClient::patch_annotation(const ObjectRef& target, std::string_view key,
-                                                 std::string_view value) {
+                                                 std::string_view value, AnnotationPlace place) {
   rapidjson::StringBuffer body;
   rapidjson::Writer<rapidjson::StringBuffer> w(body);
+  const auto annotations = [&] {
+    w.Key("annotations");
+    w.StartObject();
+    w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+    w.EndObject();
+  };
   w.StartObject();
   w.Key("metadata");
   w.StartObject();
-  w.Key("annotations");
-  w.StartObject();
-  w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
-  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+  annotations();
   w.EndObject();
-  w.EndObject();
+  if (place == AnnotationPlace::kObjectAndChildren && target.kind == "ClusterExternalSecret") {
+    w.Key("spec");
+    w.StartObject();
+    w.Key("externalSecretMetadata");
+    w.StartObject();
+    annotations();
+    w.EndObject();
+    w.EndObject();
+  }
   w.EndObject();
 
   const std::string resource =

@@ -26,7 +26,7 @@ class ApiClient final : public KubeApi {
   Result<std::vector<SecretStoreRecord>> list_secret_stores(const ListScope& scope) override;
   Result<SyncState> get_sync_state(const ObjectRef& target) override;
   Result<PatchOutcome> patch_annotation(const ObjectRef& target, std::string_view key,
-                                        std::string_view value) override;
+                                        std::string_view value, AnnotationPlace place) override;
   Status watch_sync_states(const std::string& namespace_name, const std::string& resource_version,
                            std::chrono::steady_clock::time_point deadline,
                            const std::function<bool(const SyncState&)>& on_change) override;

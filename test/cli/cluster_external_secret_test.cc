@@ -89,16 +89,29 @@ TEST_CASE("-n on a namespace with a CES child still patches the parent") {
   CHECK(es_annotation(a, ces, "force-sync").empty());
 }
 
-TEST_CASE("--patch-children patches generated ExternalSecrets, as for ESO before v0.20") {
+TEST_CASE("--patch-children also writes the child template, which ESO before v0.20 copies") {
   const auto a = unique_namespace("ces-legacy");
   const std::string ces = "ces-" + a;
   const std::string key = "/ces/" + a;
   create_ces_with_children(ces, key, {a});
-  const auto r = eso_updater({"trigger", "-n", a, "-k", key, "--patch-children"});
+  const auto r = eso_updater({"trigger", "-n", a, "-k", key, "--patch-children", "-o", "json"});
   INFO(r.out, r.err);
   CHECK(r.exit_code == 0);
-  CHECK_FALSE(es_annotation(a, ces, "force-sync").empty());
-  CHECK(cluster_annotation(ces, "external-secrets\\.io/force-sync").empty());
+  rapidjson::Document report;
+  report.Parse(r.out.c_str());
+  REQUIRE_FALSE(report.HasParseError());
+  const std::string stamp = report["value"].GetString();
+  CHECK(cluster_annotation(ces, "external-secrets\\.io/force-sync") == stamp);
+  CHECK(kubectl({"get", "clusterexternalsecret", ces, "-o",
+                 "jsonpath={.spec.externalSecretMetadata.annotations.external-secrets\\.io/"
+                 "force-sync}"}) == stamp);
+  // The child is never patched directly: its controller would revert that.
+  CHECK(es_annotation(a, ces, "force-sync").empty());
+  REQUIRE(report["objects"].Size() == 1);
+  CHECK(std::string(report["objects"][0]["kind"].GetString()) == "ClusterExternalSecret");
+  // The rest of the spec is untouched by the merge patch.
+  CHECK(kubectl({"get", "clusterexternalsecret", ces, "-o",
+                 "jsonpath={.spec.externalSecretSpec.data[0].remoteRef.key}"}) == key);
 }
 
 // Every find here is scoped under /team so that -A runs of other tests never see these objects.

@@ -41,7 +41,7 @@ class FakeKube final : public KubeApi {
     return get(target);
   }
   Result<PatchOutcome> patch_annotation(const ObjectRef& target, std::string_view key,
-                                        std::string_view value) override {
+                                        std::string_view value, AnnotationPlace place) override {
     const int now = ++in_flight;
     for (int p = peak; now > p && !peak.compare_exchange_weak(p, now);) {
     }
@@ -49,7 +49,8 @@ class FakeKube final : public KubeApi {
     --in_flight;
     if (fail.count(target.name) != 0) return Error{ErrorCode::kForbidden, "denied " + target.name};
     std::lock_guard lock(mu);
-    patched.push_back(target.name + ":" + std::string(key) + "=" + std::string(value));
+    patched.push_back(target.name + ":" + std::string(key) + "=" + std::string(value) +
+                      (place == AnnotationPlace::kObjectAndChildren ? " +children" : ""));
     return PatchOutcome{"rv-" + target.name};
   }
 };

@@ -72,6 +72,7 @@ TEST_CASE("patches run with bounded concurrency and one failure does not stop th
   for (int i = 0; i < 20; ++i) {
     plan.patches.push_back(PlannedPatch{ObjectRef{"ExternalSecret", "ns", "o" + std::to_string(i)},
                                         "force-sync",
+                                        AnnotationPlace::kObject,
                                         MatchVerdict::kWillRefresh,
                                         {},
                                         {}});
@@ -96,6 +97,7 @@ TEST_CASE("a concurrency of one patches sequentially") {
   for (int i = 0; i < 5; ++i) {
     plan.patches.push_back(PlannedPatch{ObjectRef{"ExternalSecret", "ns", std::to_string(i)},
                                         "a",
+                                        AnnotationPlace::kObject,
                                         MatchVerdict::kWillRefresh,
                                         {},
                                         {}});
@@ -130,10 +132,21 @@ TEST_CASE("matches on a ClusterExternalSecret's children patch the parent once")
   CHECK(plan.patches[1].target == ObjectRef{"ExternalSecret", "c", "own"});
   CHECK(plan.patches[1].annotation == "force-sync");
 
+  CHECK(plan.patches[0].place == AnnotationPlace::kObject);
+
+  // ESO < v0.20: still one patch on the parent, which also reaches the child template.
   const auto legacy = plan_trigger(matches, TriggerOptions{"force-sync", "v", false, false, true});
-  REQUIRE(legacy.patches.size() == 3);
-  CHECK(legacy.patches[0].target == ObjectRef{"ExternalSecret", "a", "db"});
-  CHECK(legacy.patches[0].annotation == "force-sync");
+  REQUIRE(legacy.patches.size() == 2);
+  CHECK(legacy.patches[0].target == ObjectRef{"ClusterExternalSecret", "", "shared"});
+  CHECK(legacy.patches[0].annotation == "external-secrets.io/force-sync");
+  CHECK(legacy.patches[0].place == AnnotationPlace::kObjectAndChildren);
+  CHECK(legacy.patches[0].children.size() == 2);
+  CHECK(legacy.patches[1].place == AnnotationPlace::kObject);
+  FakeKube kube;
+  run_patches(kube, legacy, 1);
+  CHECK(kube.patched ==
+        std::vector<std::string>{"shared:external-secrets.io/force-sync=v +children",
+                                 "own:force-sync=v"});
 }
 
 TEST_CASE("possible matches are skipped unless --include-possible") {

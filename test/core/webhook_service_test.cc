@@ -71,6 +71,32 @@ TEST_CASE("an Akeyless event patches no other tenant's path and no other case (n
   CHECK(kube.patched.size() == 1);
 }
 
+TEST_CASE("serve with --patch-children reaches a CES's children through the parent's template") {
+  test::FakeKube kube;
+  KeyIndex index;
+  index.replace("ExternalSecret", "a",
+                {test::es_from_json(R"({"metadata": {"namespace": "a", "name": "shared",
+      "ownerReferences": [{"kind": "ClusterExternalSecret", "name": "ces"}]},
+      "spec": {"data": [{"secretKey": "k", "remoteRef": {"key": "/k"}}]}})")});
+  WebhookCounters counters;
+  WebhookSettings settings;
+  settings.patch_children = true;
+  WebhookService service(
+      kube, &index, [] { return true; }, settings, counters);
+  const auto r = service.handle("", R"({"keys": ["/k"]})");
+  CHECK(r.status == 200);
+  REQUIRE(kube.patched.size() == 1);
+  CHECK(kube.patched[0].starts_with("ces:external-secrets.io/force-sync="));
+  CHECK(kube.patched[0].ends_with(" +children"));
+
+  settings.patch_children = false;
+  WebhookService plain(
+      kube, &index, [] { return true; }, settings, counters);
+  CHECK(plain.handle("", R"({"keys": ["/k"]})").status == 200);
+  REQUIRE(kube.patched.size() == 2);
+  CHECK_FALSE(kube.patched[1].ends_with(" +children"));
+}
+
 TEST_CASE("serve reports an invalid find regexp and skips a generatorRef object unless --force") {
   test::FakeKube kube;
   KeyIndex index;
