@@ -1,6 +1,10 @@
-// `trigger --wait` and the cache buster on the real API server, with eso-player playing ESO's
-// part through the API (it computes syncedResourceVersion with Go's fmt and crypto/sha3, as ESO
-// does, independently of eso-updater's C++).
+// `trigger --wait` and the cache buster on the real API server. What ESO does on a trigger is
+// asserted against the real controller in real_eso_test.cc (synced: exit 0; SecretSyncedError:
+// exit 4 with ESO's message; --patch-children on ESO v0.16.2). eso-player, the stand-in, plays
+// ESO here only for what the real controller cannot be made to do on cue: stay silent for one
+// object, and copy force-sync from a ClusterExternalSecret to its children as ESO >= v0.20 does
+// (the module proxy serves v0.16.2 whole, not v1.x). It computes syncedResourceVersion with Go's
+// fmt and crypto/sha3, as ESO does, independently of eso-updater's C++.
 #include <chrono>
 
 #include <doctest/doctest.h>
@@ -27,35 +31,8 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
-TEST_CASE("--wait confirms the sync ESO reports and exits 0") {
-  const auto ns = unique_namespace("wait-ok");
-  kubectl({"apply", "-f", "-"}, with_behaviour(ns, "ok", "/w/ok", "sync") +
-                                    with_behaviour(ns, "also-ok", "/w/ok", "sync"));
-  const auto player = start_eso_player(ns);
-  const auto r = eso_updater({"trigger", "-n", ns, "-k", "/w/ok", "--wait", "--timeout", "30s"});
-  INFO(r.out, r.err);
-  CHECK(r.exit_code == 0);
-  CHECK(contains(r.out, "synced"));
-  const auto ok = get_object("externalsecret", ns, "ok");
-  CHECK(std::string(ok["status"]["conditions"][0]["reason"].GetString()) == "SecretSynced");
-}
-
-TEST_CASE("--wait reports a fresh SecretSyncedError and exits 4") {
-  const auto ns = unique_namespace("wait-fail");
-  kubectl({"apply", "-f", "-"}, with_behaviour(ns, "broken", "/w/broken", "fail"));
-  const auto player = start_eso_player(ns);
-  const auto r = eso_updater(
-      {"trigger", "-n", ns, "-k", "/w/broken", "--wait", "--timeout", "30s", "-o", "json"});
-  INFO(r.out, r.err);
-  CHECK(r.exit_code == 4);
-  rapidjson::Document doc;
-  doc.Parse(r.out.c_str());
-  REQUIRE_FALSE(doc.HasParseError());
-  REQUIRE(doc["waits"].Size() == 1);
-  CHECK(std::string(doc["waits"][0]["result"].GetString()) == "failed");
-  CHECK(contains(doc["waits"][0]["detail"].GetString(), "could not get secret data"));
-}
-
+// Why the stand-in: the real controller answers every object it owns; only a stand-in can stay
+// silent for one object while answering another.
 TEST_CASE("--wait gives up at --timeout when ESO never answers and exits 4") {
   const auto ns = unique_namespace("wait-silent");
   kubectl({"apply", "-f", "-"}, with_behaviour(ns, "silent", "/w/silent", "ignore") +
@@ -72,6 +49,8 @@ TEST_CASE("--wait gives up at --timeout when ESO never answers and exits 4") {
   CHECK(took < 15.0);
 }
 
+// Why the stand-in: it copies force-sync from the parent to the children as ESO >= v0.20 does;
+// the real controller here (v0.16.2) does not (real_eso_test.cc shows that, and the lever for it).
 TEST_CASE("--wait on a ClusterExternalSecret waits for its children") {
   const auto ns = unique_namespace("wait-ces");
   const std::string ces = "ces-" + ns;
