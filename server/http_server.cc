@@ -104,7 +104,8 @@ struct Connection {
   bool close_after = false;
   bool answer_pending = false;  ///< answered() is due when the write ends, however it ends
   size_t charged = 0;           ///< bytes counted in the loop's buffered total
-  size_t discarded = 0;         ///< read and dropped while lingering
+  size_t held = 0;       ///< the body handed to a worker, counted until its response comes back
+  size_t discarded = 0;  ///< read and dropped while lingering
   uint32_t interest = 0;
   bool watched = false;
 };
@@ -252,6 +253,7 @@ void HttpServer::Loop::take_done() {
     if (found == connections_.end() || found->second->id != d.id) continue;
     Connection& c = *found->second;
     if (c.phase != Phase::kWorking) continue;
+    c.held = 0;  // the worker is done with the request
     const bool keep = c.head.keep_alive && !stopping_ &&
                       c.served + 1 < std::max(options_.max_requests_per_connection, 1);
     respond(c, d.response, !keep);
@@ -488,9 +490,18 @@ HttpServer::Loop::Next HttpServer::Loop::read_body(Connection& c) {
 // A complete, admitted request goes to a worker, or, with the queue full, is answered 503 at
 // once: never dropped without an answer.
 HttpServer::Loop::Next HttpServer::Loop::dispatch(Connection& c) {
+  // The body stays counted while a worker has it: it may not take the total past the limit.
+  account(c);
+  if (buffered_ > options_.max_buffered_bytes) {
+    c.in.clear();
+    c.body.clear();
+    handler_.overloaded("buffered");
+    return respond(c, busy_response("too much buffered; retry"), true);
+  }
   {
     std::lock_guard lock(mu_);
     if (jobs_.size() < static_cast<size_t>(std::max(options_.queue, 1))) {
+      c.held = c.body.size();
       jobs_.push_back(Job{c.io->fd(), c.id, Request{c.head, std::move(c.body)}});
       c.body.clear();
       c.phase = Phase::kWorking;
@@ -567,7 +578,7 @@ void HttpServer::Loop::finish_answer(Connection& c) {
 }
 
 void HttpServer::Loop::account(Connection& c) {
-  const size_t now = c.in.size() + c.body.size() + c.out.size();
+  const size_t now = c.in.size() + c.body.size() + c.out.size() + c.held;
   buffered_ = buffered_ - c.charged + now;
   c.charged = now;
 }

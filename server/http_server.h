@@ -63,9 +63,10 @@ struct ServerOptions {
   /// has waited longest for a handshake or head it never completed is closed to make room,
   /// else the longest-idle one; with neither, the new one gets 503 (plain text) or is closed
   /// (TLS, which cannot answer before a handshake).
-  int max_connections = 1024;
-  /// Bytes held for all connections together (requests being read, responses being written);
-  /// a connection that would go past it while reading is answered 503.
+  int max_connections = 4096;
+  /// Bytes held for all connections together (requests being read, bodies queued for or held
+  /// by a worker, responses being written); a connection that would go past it while reading is
+  /// answered 503.
   size_t max_buffered_bytes = 64u << 20;
   Limits limits;
   /// The TLS handshake, the head, the body and the write, each absolute from its start.

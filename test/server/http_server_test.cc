@@ -643,4 +643,39 @@ TEST_CASE("past the buffered-bytes limit a reading connection is answered 503") 
   for (int f : fillers) ::close(f);
 }
 
+TEST_CASE("bodies queued for a worker count toward the buffered-bytes limit") {
+  ServerOptions options;
+  options.workers = 1;
+  options.queue = 8;
+  options.max_buffered_bytes = 64 * 1024;
+  options.limits.max_body_bytes = 1 << 20;
+  RunningServer s(options);
+  s.handler.delay_ms = 1500;
+  const auto post = [](size_t size) {
+    return "POST /hook HTTP/1.1\r\nHost: h\r\n" + kAuth +
+           "Content-Length: " + std::to_string(size) + "\r\nConnection: close\r\n\r\n" +
+           std::string(size, 'x');
+  };
+  // 40 KiB in the worker's hands, then 40 KiB more while it still holds them: past 64 KiB.
+  const int first = connect_to(s.port);
+  send_all(first, post(40 * 1024));
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (s.server->busy_workers() == 0 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(5ms);
+  }
+  REQUIRE(s.server->busy_workers() == 1);
+  const int second = connect_to(s.port);
+  send_all(second, post(40 * 1024));
+  const std::string refused = read_until_close(second, 5000ms);
+  CHECK(refused.rfind("HTTP/1.1 503", 0) == 0);
+  CHECK(refused.find("too much buffered") != std::string::npos);
+  CHECK(read_until_close(first).find("got 40960") != std::string::npos);
+  // Once the worker is done with it, the same body fits again.
+  s.handler.delay_ms = 0;
+  const int third = connect_to(s.port);
+  send_all(third, post(40 * 1024));
+  CHECK(read_until_close(third).find("got 40960") != std::string::npos);
+  for (int fd : {first, second, third}) ::close(fd);
+}
+
 }  // namespace eso::http
