@@ -23,18 +23,35 @@ import threading
 import time
 
 
+def patched_directly(es):
+    """Whether serve patches this object itself for its keys: not a ClusterExternalSecret's child
+    (the parent is patched), no generatorRef (skipped without --force), and a refresh policy ESO
+    honours (others are skipped without --force). A reused cluster may hold such objects."""
+    owners = es["metadata"].get("ownerReferences") or []
+    if any(o.get("kind") == "ClusterExternalSecret" for o in owners):
+        return False
+    spec = es.get("spec", {})
+    if any("sourceRef" in d for d in (spec.get("data") or []) + (spec.get("dataFrom") or [])):
+        return False
+    return spec.get("refreshPolicy") != "CreatedOnce" and spec.get("refreshInterval") not in ("0", "0s")
+
+
 def unique_keys(objects_json):
-    """Keys referenced by exactly one ExternalSecret, so each event maps to one known object."""
+    """Keys referenced by exactly one ExternalSecret, which serve patches itself, so each event
+    maps to one known object."""
     with open(objects_json) as f:
         items = json.load(f)["items"]
     count = {}
+    direct = set()
     for es in items:
         spec = es.get("spec", {})
         keys = {d["remoteRef"]["key"] for d in spec.get("data") or [] if "remoteRef" in d}
         keys |= {d["extract"]["key"] for d in spec.get("dataFrom") or [] if "extract" in d}
         for k in keys:
             count[k] = count.get(k, 0) + 1
-    return sorted(k for k, n in count.items() if n == 1)
+            if patched_directly(es):
+                direct.add(k)
+    return sorted(k for k, n in count.items() if n == 1 and k in direct)
 
 
 def read_port(port_file):

@@ -693,7 +693,7 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& options) {
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   cmd->add_option("--max-connections", options.max_connections,
-                  "Open connections at most; the longest-idle one makes room, else 503")
+                  "Open connections at most; a stalled or idle one makes room, else 503")
       ->check(CLI::Range(2, 1 << 20))
       ->capture_default_str();
   cmd->add_option("--queue", options.queue, "Complete requests waiting for a worker before 503")

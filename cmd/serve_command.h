@@ -23,7 +23,7 @@ struct ServeOptions {
   std::string watch_timeout = "90s";
   int workers = 4;
   int queue = 64;
-  int max_connections = 1024;
+  int max_connections = 4096;
   size_t max_body = 1 << 20;
   std::string phase_timeout = "10s";
   std::string drain_timeout = "20s";
