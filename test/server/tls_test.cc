@@ -1,11 +1,15 @@
 // HTTPS on 127.0.0.1:0: curl as the client, certificates made with the openssl command.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -95,6 +99,89 @@ struct TlsServer {
   std::string url() const { return "https://127.0.0.1:" + std::to_string(port) + "/x"; }
 };
 
+// A blocking loopback connection to `port` (reads time out after 10 s: never a hang).
+int connect_loopback(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  timeval timeout{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  return fd;
+}
+
+using SslCtxPtr = std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)>;
+using SessionPtr = std::unique_ptr<SSL_SESSION, decltype(&SSL_SESSION_free)>;
+
+// An OpenSSL client trusting `ca`, limited to `version` (TLS1_2_VERSION or TLS1_3_VERSION),
+// presenting `cert`/`key` when given. Its own session cache is off: only the session a test
+// hands over is offered.
+SslCtxPtr client_context(const std::string& ca, int version, const std::string& cert = "",
+                         const std::string& key = "") {
+  SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
+  REQUIRE(ctx != nullptr);
+  SSL_CTX_set_min_proto_version(ctx.get(), version);
+  SSL_CTX_set_max_proto_version(ctx.get(), version);
+  SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
+  REQUIRE(SSL_CTX_load_verify_locations(ctx.get(), ca.c_str(), nullptr) == 1);
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+  if (!cert.empty()) {
+    REQUIRE(SSL_CTX_use_certificate_file(ctx.get(), cert.c_str(), SSL_FILETYPE_PEM) == 1);
+    REQUIRE(SSL_CTX_use_PrivateKey_file(ctx.get(), key.c_str(), SSL_FILETYPE_PEM) == 1);
+  }
+  return ctx;
+}
+
+// One request on a new TLS connection that offers `offer` (nullptr: a full handshake).
+struct TlsExchange {
+  bool handshake_ok = false;
+  bool resumed = false;  // SSL_session_reused: the server accepted the offered session
+  std::string body;      // the whole response body
+  SessionPtr session{nullptr, SSL_SESSION_free};  // to offer next time
+};
+
+TlsExchange exchange(SSL_CTX* ctx, int port, SSL_SESSION* offer) {
+  TlsExchange out;
+  const int fd = connect_loopback(port);
+  SSL* ssl = SSL_new(ctx);
+  REQUIRE(ssl != nullptr);
+  SSL_set_fd(ssl, fd);
+  if (offer != nullptr) REQUIRE(SSL_set_session(ssl, offer) == 1);
+  out.handshake_ok = SSL_connect(ssl) == 1;
+  if (out.handshake_ok) {
+    out.resumed = SSL_session_reused(ssl) == 1;
+    const std::string request = "GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    REQUIRE(SSL_write(ssl, request.data(), static_cast<int>(request.size())) ==
+            static_cast<int>(request.size()));
+    // Read the whole response (Content-Length); TLS 1.3 tickets arrive on the way.
+    std::string in;
+    char buf[4096];
+    for (int i = 0; i < 1000; ++i) {
+      const auto end = in.find("\r\n\r\n");
+      if (end != std::string::npos) {
+        const auto at = in.find("Content-Length: ");
+        REQUIRE(at != std::string::npos);
+        const size_t length = std::strtoul(in.c_str() + at + 16, nullptr, 10);
+        if (in.size() >= end + 4 + length) {
+          out.body = in.substr(end + 4, length);
+          break;
+        }
+      }
+      const int n = SSL_read(ssl, buf, sizeof buf);
+      if (n <= 0) break;
+      in.append(buf, static_cast<size_t>(n));
+    }
+    out.session.reset(SSL_get1_session(ssl));
+    SSL_shutdown(ssl);
+  }
+  SSL_free(ssl);
+  ::close(fd);
+  return out;
+}
 }  // namespace
 
 TEST_CASE("HTTPS: served with the certificate, plain HTTP and strangers refused") {
@@ -162,6 +249,46 @@ TEST_CASE("HTTPS: a client certificate from the client CA is the request's ident
   CHECK(run("curl -sS --max-time 10 --cacert " + pki.file("ca.crt") + " --cert " +
             pki.file("stranger.crt") + " --key " + pki.file("stranger.key") + " " + s.url())
             .find("peer=") == std::string::npos);
+}
+
+TEST_CASE("HTTPS: a second connection resumes the first one's session, with a client CA too") {
+  Pki pki("resume");
+  struct Setup {
+    const char* name;
+    bool client_ca;
+    bool client_cert;
+    const char* peer;
+  };
+  const Setup setups[] = {
+      {"no client CA", false, false, "peer=[]"},
+      {"client CA, no certificate", true, false, "peer=[]"},
+      {"client CA and a certificate", true, true, "peer=[/CN=akeyless-forwarder]"},
+  };
+  for (const auto& setup : setups) {
+    auto tls = TlsContext::create({pki.file("server.crt"), pki.file("server.key"),
+                                   setup.client_ca ? pki.file("ca.crt") : ""});
+    REQUIRE(tls.ok());
+    TlsServer s(*tls);
+    for (const int version : {TLS1_2_VERSION, TLS1_3_VERSION}) {
+      const std::string name = setup.name;
+      CAPTURE(name);
+      CAPTURE(version);
+      const auto ctx = client_context(pki.file("ca.crt"), version,
+                                      setup.client_cert ? pki.file("client.crt") : "",
+                                      setup.client_cert ? pki.file("client.key") : "");
+      const auto first = exchange(ctx.get(), s.port, nullptr);
+      REQUIRE(first.handshake_ok);
+      CHECK_FALSE(first.resumed);
+      CHECK(first.body == setup.peer);
+      REQUIRE(first.session != nullptr);
+      REQUIRE(SSL_SESSION_is_resumable(first.session.get()) == 1);
+      const auto second = exchange(ctx.get(), s.port, first.session.get());
+      REQUIRE(second.handshake_ok);  // was a fatal alert with a client CA and no ID context
+      CHECK(second.resumed);
+      // The resumed session still carries the identity the full handshake verified.
+      CHECK(second.body == setup.peer);
+    }
+  }
 }
 
 TEST_CASE("HTTPS: a rotated certificate is served without a restart, a broken one is not") {
