@@ -130,9 +130,12 @@ BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv,
   pid_ = pid;
 }
 
-int BackgroundProcess::stop(int signal, int timeout_seconds) {
+void BackgroundProcess::signal(int signal) const {
+  if (pid_ > 0) ::kill(pid_, signal);
+}
+
+int BackgroundProcess::wait(int timeout_seconds) {
   if (pid_ <= 0) return -1;
-  ::kill(pid_, signal);
   int status = 0;
   for (int i = 0; i < timeout_seconds * 20; ++i) {
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
@@ -141,6 +144,14 @@ int BackgroundProcess::stop(int signal, int timeout_seconds) {
     }
     ::usleep(50000);
   }
+  return -1;
+}
+
+int BackgroundProcess::stop(int signal, int timeout_seconds) {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, signal);
+  if (const int code = wait(timeout_seconds); code != -1 || pid_ <= 0) return code;
+  int status = 0;
   ::kill(pid_, SIGKILL);
   ::waitpid(pid_, &status, 0);
   pid_ = -1;

@@ -30,6 +30,11 @@ class BackgroundProcess {
                              const std::string& stderr_file = "");
   /// Sends `signal` and waits (bounded) for the process to exit; its exit code, or -1.
   int stop(int signal, int timeout_seconds = 30);
+  /// Sends `signal` and returns at once.
+  void signal(int signal) const;
+  /// Waits up to `timeout_seconds` for the process to exit: its exit code, or -1 if it is
+  /// still running (then it is left running).
+  int wait(int timeout_seconds);
   ~BackgroundProcess();
   BackgroundProcess(const BackgroundProcess&) = delete;
   BackgroundProcess& operator=(const BackgroundProcess&) = delete;

@@ -4,17 +4,21 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <map>
 #include <thread>
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 #include <rapidjson/document.h>
 
+#include "core/base64.h"
 #include "core/event_decoder.h"
 #include "core/http/escape.h"
 #include "test/cli/cluster_fixture.h"
@@ -43,6 +47,11 @@ class Server {
     argv.insert(argv.end(), serve_args.begin(), serve_args.end());
     env.push_back("BASIC_AUTH_USER=hook");
     env.push_back("BASIC_AUTH_PASSWORD=s3cret");
+    for (const auto& e : env) {
+      const auto eq = e.find('=');
+      if (is_secret_variable(e.substr(0, eq))) secret(e.substr(eq + 1));
+    }
+    secret(eso::base64_encode("hook:s3cret"));
     log_file_ = port_file_ + ".log";
     process_ = std::make_unique<BackgroundProcess>(argv, env, log_file_);
     for (int i = 0; i < 200 && port_.empty(); ++i) {
@@ -61,7 +70,26 @@ class Server {
     return false;
   }
 
+  // The log must hold none of the secrets serve was given or a client sent (issue 17).
+  ~Server() {
+    process_->stop(SIGTERM);
+    const std::string text = log();
+    for (size_t i = 0; i < secrets_.size(); ++i) {
+      // The secret itself is never printed, only which one it was.
+      CHECK_MESSAGE(!contains(text, secrets_[i]), "secret #", i, " (", secrets_[i].size(),
+                    " bytes) appears in serve's log ", log_file_);
+    }
+  }
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  /// Also look for `value` in the log when the server is stopped (a credential a test used).
+  void secret(const std::string& value) {
+    if (!value.empty()) secrets_.push_back(value);
+  }
+
   HttpReply request(const std::vector<std::string>& curl_args) {
+    note_sent_credentials(curl_args);
     std::vector<std::string> argv{"curl", "-sS", "--max-time", "60",
                                   "-o",   "-",   "-w",         "\n%{http_code}"};
     argv.insert(argv.end(), curl_args.begin(), curl_args.end());
@@ -81,6 +109,8 @@ class Server {
   std::string url(const std::string& path) const { return "http://127.0.0.1:" + port_ + path; }
   const std::string& port() const { return port_; }
   int stop(int signal) { return process_->stop(signal); }
+  void signal(int signal) const { process_->signal(signal); }
+  int wait(int seconds) { return process_->wait(seconds); }
   std::string log() const { return read_file_text(log_file_); }
 
   double metric(const std::string& name) {
@@ -91,11 +121,84 @@ class Server {
   }
 
  private:
+  static bool is_secret_variable(const std::string& name) {
+    for (const char* n : {"BASIC_AUTH_PASSWORD", "WEBHOOK_BEARER_TOKEN", "WEBHOOK_API_KEY",
+                          "DOPPLER_WEBHOOK_SECRET", "INFISICAL_WEBHOOK_SECRET"}) {
+      if (name == n) return true;
+    }
+    return false;
+  }
+
+  // What a client sends as a credential counts as a secret too, right or wrong: -u's password
+  // (and the Basic header it makes), a Bearer token, an API-key header.
+  void note_sent_credentials(const std::vector<std::string>& args) {
+    for (size_t i = 0; i + 1 < args.size(); ++i) {
+      const std::string& v = args[i + 1];
+      if (args[i] == "-u" && v.find(':') != std::string::npos) {
+        secret(v.substr(v.find(':') + 1));
+        secret(eso::base64_encode(v));
+      }
+      if (args[i] != "-H") continue;
+      for (const char* prefix :
+           {"Authorization: Bearer ", "Authorization: Basic ", "X-Api-Key: "}) {
+        if (v.rfind(prefix, 0) == 0) secret(v.substr(std::string_view(prefix).size()));
+      }
+    }
+  }
+
   std::string port_file_;
   std::string log_file_;
   std::string port_;
+  std::vector<std::string> secrets_;
   std::unique_ptr<BackgroundProcess> process_;
 };
+
+// A blocking loopback connection to `port` whose reads and writes give up after 10 s.
+int connect_loopback(const std::string& port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  timeval timeout{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(port)));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+void send_all(int fd, const std::string& bytes) {
+  REQUIRE(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
+          static_cast<ssize_t>(bytes.size()));
+}
+
+// Reads until `marker` has arrived ("" : until the peer closes), the peer closes, or a read
+// times out (10 s).
+std::string read_until(int fd, const std::string& marker = "") {
+  std::string in;
+  char buf[4096];
+  for (int i = 0; i < 10000; ++i) {
+    if (!marker.empty() && contains(in, marker)) break;
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    in.append(buf, static_cast<size_t>(n));
+  }
+  return in;
+}
+
+// A POST head with Basic credentials hook:s3cret (or none), `Content-Length: length`, and
+// `Expect: 100-continue` when asked.
+std::string post_head(size_t length, bool expect_continue, bool credentials = true) {
+  std::string head = "POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+  if (credentials) head += "Authorization: Basic " + eso::base64_encode("hook:s3cret") + "\r\n";
+  head += "Content-Type: application/json\r\nContent-Length: " + std::to_string(length) + "\r\n";
+  if (expect_continue) head += "Expect: 100-continue\r\n";
+  return head + "\r\n";
+}
 
 std::vector<std::string> names_in(const std::string& json, const char* list) {
   rapidjson::Document doc;
@@ -207,11 +310,57 @@ TEST_CASE("--no-index lists per event and still patches") {
   CHECK(server.metric("eso_updater_event_lists_total") == 1);
 }
 
-TEST_CASE("SIGTERM drains and exits 0") {
+TEST_CASE("SIGTERM drains: a request still arriving is answered and acted on, then serve exits 0") {
   const auto ns = unique_namespace("serve-term");
-  Server server({"-n", ns});
-  CHECK(server.get("/healthz").status == 200);
-  CHECK(server.stop(SIGTERM) == 0);
+  const std::string key = "/drain/" + ns;
+  kubectl({"apply", "-f", "-"}, external_secret_yaml(ns, "db", {key}));
+  Server server({"-n", ns}, {"--drain-timeout", "60s"});
+  const std::string body = R"({"keys":[")" + key + R"("]})";
+  const int fd = connect_loopback(server.port());
+  REQUIRE(fd >= 0);
+  send_all(fd, post_head(body.size(), true));
+  // 100 Continue: serve has read and admitted the head; the request is in flight.
+  REQUIRE(read_until(fd, "\r\n\r\n") == "HTTP/1.1 100 Continue\r\n\r\n");
+  send_all(fd, body.substr(0, body.size() / 2));
+  server.signal(SIGTERM);
+  // Draining: the listener is closed, so a new connection is refused.
+  bool refused = false;
+  for (int i = 0; i < 200 && !refused; ++i) {  // 10 s at most
+    const int probe = connect_loopback(server.port());
+    refused = probe < 0;
+    if (probe >= 0) ::close(probe);
+    if (!refused) std::this_thread::sleep_for(50ms);
+  }
+  CHECK(refused);
+  send_all(fd, body.substr(body.size() / 2));
+  const std::string answer = read_until(fd);
+  ::close(fd);
+  INFO(answer);
+  CHECK(answer.rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(contains(answer, "Connection: close"));
+  CHECK(contains(answer, R"("name":"db")"));
+  CHECK_FALSE(annotation(get_object("externalsecret", ns, "db"), "force-sync").empty());
+  CHECK(server.wait(30) == 0);  // drained: it exits without waiting out the 60 s
+  CHECK(contains(server.log(), "eso-updater serve: stopped"));
+}
+
+TEST_CASE("SIGTERM drains for --drain-timeout at most: a request that never completes is cut") {
+  const auto ns = unique_namespace("serve-term-cut");
+  Server server({"-n", ns}, {"--drain-timeout", "2s"});
+  const int fd = connect_loopback(server.port());
+  REQUIRE(fd >= 0);
+  send_all(fd, post_head(100, true));
+  REQUIRE(read_until(fd, "\r\n\r\n") == "HTTP/1.1 100 Continue\r\n\r\n");
+  send_all(fd, "{\"keys\":");  // and never the rest
+  const auto start = std::chrono::steady_clock::now();
+  server.signal(SIGTERM);
+  const int code = server.wait(30);
+  const auto took = std::chrono::steady_clock::now() - start;
+  CHECK(code == 0);
+  CHECK(took >= 2s);  // it did wait for the request
+  const std::string rest = read_until(fd);
+  ::close(fd);
+  CHECK(rest.empty());  // closed unanswered once the drain ran out
 }
 
 TEST_CASE("API server down gives 503 with Retry-After, and once it is back the index re-syncs") {
@@ -894,6 +1043,148 @@ TEST_CASE("a watch that goes silent (API server frozen) makes serve unready unti
   INFO(back.body);
   CHECK(back.status == 200);
   CHECK(names_in(back.body, "patched") == std::vector<std::string>{"frozen/db"});
+}
+
+TEST_CASE("Expect: 100-continue over --max-body is refused 413 without a 100 Continue") {
+  const auto ns = unique_namespace("serve-expect");
+  kubectl({"apply", "-f", "-"}, external_secret_yaml(ns, "db", {"/expect/" + ns}));
+  Server server({"-n", ns}, {"--max-body", "1024"});
+  {
+    const int fd = connect_loopback(server.port());
+    REQUIRE(fd >= 0);
+    send_all(fd, post_head(1025, true));
+    const std::string answer = read_until(fd);  // serve closes after an early error
+    ::close(fd);
+    INFO(answer);
+    CHECK(answer.rfind("HTTP/1.1 413", 0) == 0);
+    CHECK_FALSE(contains(answer, "100 Continue"));
+    CHECK(contains(answer, "larger than 1024 bytes"));
+  }
+  {
+    // Within the limit but without credentials: 401, and no 100 Continue either.
+    const int fd = connect_loopback(server.port());
+    REQUIRE(fd >= 0);
+    send_all(fd, post_head(100, true, false));
+    const std::string answer = read_until(fd);
+    ::close(fd);
+    INFO(answer);
+    CHECK(answer.rfind("HTTP/1.1 401", 0) == 0);
+    CHECK_FALSE(contains(answer, "100 Continue"));
+  }
+  {
+    // Within the limit: 100 Continue, then the body, then the answer.
+    const std::string body = R"({"keys":["/expect/)" + ns + R"("]})";
+    const int fd = connect_loopback(server.port());
+    REQUIRE(fd >= 0);
+    send_all(fd, post_head(body.size(), true));
+    CHECK(read_until(fd, "\r\n\r\n") == "HTTP/1.1 100 Continue\r\n\r\n");
+    send_all(fd, body);
+    const std::string answer = read_until(fd, R"("name":"db")");
+    ::close(fd);
+    INFO(answer);
+    CHECK(answer.rfind("HTTP/1.1 200", 0) == 0);
+  }
+}
+
+TEST_CASE("serve takes WEBHOOK_BEARER_TOKEN as a Bearer credential; a wrong token is 401") {
+  const auto ns = unique_namespace("serve-bearer");
+  kubectl({"apply", "-f", "-"}, external_secret_yaml(ns, "db", {"/bearer/" + ns}));
+  Server server({"-n", ns}, {"--log-format", "json"}, {"WEBHOOK_BEARER_TOKEN=bt-7Qx2-env"});
+  const std::string body = R"({"keys":["/bearer/)" + ns + R"("]})";
+  auto with_bearer = [&](const std::string& token) {
+    return server.request({"-H", "Authorization: Bearer " + token, "-H",
+                           "Content-Type: application/json", "--data-binary", body,
+                           server.url("/webhook")});
+  };
+  const auto good = with_bearer("bt-7Qx2-env");
+  INFO(good.body);
+  CHECK(good.status == 200);
+  CHECK(names_in(good.body, "patched") == std::vector<std::string>{ns + "/db"});
+  CHECK(with_bearer("bt-7Qx2-enw").status == 401);
+  CHECK(with_bearer("bt-7Qx2-env-and-more").status == 401);
+  CHECK(server.post("/webhook", body).status == 200);  // Basic still works beside it
+  CHECK(server.metric("eso_updater_auth_failures_total") == 2);
+  const std::string log = server.log();
+  CHECK(contains(log, R"("status":401)"));  // the JSON access log saw the refusals
+}
+
+namespace {
+
+// A directory laid out as the kubelet mounts a Secret: files are symlinks through `..data`,
+// which is swapped atomically to a new timestamped directory on every update.
+class MountedSecret {
+ public:
+  MountedSecret() {
+    dir_ = write_temp_file("mounted", "");
+    std::filesystem::remove(dir_);
+    std::filesystem::create_directories(dir_);
+  }
+  ~MountedSecret() { std::filesystem::remove_all(dir_); }
+  const std::string& dir() const { return dir_; }
+
+  void update(const std::map<std::string, std::string>& files) {
+    const std::string version = "..v" + std::to_string(++version_);
+    std::filesystem::create_directories(dir_ + "/" + version);
+    for (const auto& [name, content] : files) {
+      std::ofstream(dir_ + "/" + version + "/" + name) << content << "\n";
+      if (!std::filesystem::is_symlink(dir_ + "/" + name)) {
+        std::filesystem::create_symlink("..data/" + name, dir_ + "/" + name);
+      }
+    }
+    std::filesystem::create_symlink(version, dir_ + "/..data_tmp");
+    std::filesystem::rename(dir_ + "/..data_tmp", dir_ + "/..data");
+  }
+
+ private:
+  std::string dir_;
+  int version_ = 0;
+};
+
+}  // namespace
+
+TEST_CASE("--credentials-dir is re-read when the mounted Secret changes: new token in, old out") {
+  const auto ns = unique_namespace("serve-credsdir");
+  kubectl({"apply", "-f", "-"}, external_secret_yaml(ns, "db", {"/credsdir/" + ns}));
+  MountedSecret mounted;
+  mounted.update({{"token", "dir-token-one-5k"}, {"password", "dir-pass-one-5k"}});
+  Server server({"-n", ns}, {"--credentials-dir", mounted.dir(), "--log-format", "json"});
+  for (const char* s : {"dir-token-one-5k", "dir-pass-one-5k", "dir-token-two-8m",
+                        "dir-pass-two-8m", "dir-token-three-2z"}) {
+    server.secret(s);
+  }
+  const std::string body = R"({"keys":["/credsdir/)" + ns + R"("]})";
+  auto with_bearer = [&](const std::string& token) {
+    return server
+        .request({"-H", "Authorization: Bearer " + token, "-H", "Content-Type: application/json",
+                  "--data-binary", body, server.url("/webhook")})
+        .status;
+  };
+  CHECK(with_bearer("dir-token-one-5k") == 200);
+  CHECK(with_bearer("dir-token-two-8m") == 401);
+  // The file's password replaces BASIC_AUTH_PASSWORD; the environment's user stays.
+  CHECK(server.post("/webhook", body, "hook:dir-pass-one-5k").status == 200);
+  CHECK(server.post("/webhook", body, "hook:s3cret").status == 401);
+
+  mounted.update({{"token", "dir-token-two-8m"}, {"password", "dir-pass-two-8m"}});
+  bool rotated = false;
+  for (int i = 0; i < 100 && !rotated; ++i) {  // re-read within about a second; 10 s at most
+    rotated = with_bearer("dir-token-two-8m") == 200;
+    if (!rotated) std::this_thread::sleep_for(100ms);
+  }
+  CHECK(rotated);
+  CHECK(with_bearer("dir-token-one-5k") == 401);
+  CHECK(server.post("/webhook", body, "hook:dir-pass-two-8m").status == 200);
+  CHECK(server.post("/webhook", body, "hook:dir-pass-one-5k").status == 401);
+
+  // Edited in place (no symlink swap): read again too.
+  std::ofstream(mounted.dir() + "/token") << "dir-token-three-2z\n";
+  bool edited = false;
+  for (int i = 0; i < 100 && !edited; ++i) {
+    edited = with_bearer("dir-token-three-2z") == 200;
+    if (!edited) std::this_thread::sleep_for(100ms);
+  }
+  CHECK(edited);
+  CHECK(with_bearer("dir-token-two-8m") == 401);
 }
 
 }  // namespace eso::test
