@@ -36,6 +36,13 @@ class RecordingSink final : public InventorySink {
     ++removes_;
   }
 
+  /// `read` called under the lock: the reflector's thread writes what it reads.
+  template <typename F>
+  auto locked(F read) {
+    std::lock_guard lock(mu_);
+    return read(*this);
+  }
+
   /// Waits up to `seconds` for `pred` (called under the lock) to hold.
   bool wait_for(const std::function<bool(const RecordingSink&)>& pred, int seconds = 20) {
     for (int i = 0; i < seconds * 20; ++i) {
@@ -101,12 +108,13 @@ TEST_CASE("the reflector lists, then follows ADDED, MODIFIED and DELETED") {
 
   REQUIRE(sink.wait_for([](const RecordingSink& s) { return s.replaces_ == 1; }));
   CHECK(running.reflector.synced());
-  CHECK(sink.objects_.size() == 1);
+  CHECK(sink.locked([](RecordingSink& s) { return s.objects_.size(); }) == 1);
 
   kubectl({"apply", "-f", "-"}, external_secret_yaml(ns, "after", {"/r/after"}));
   const ObjectRef after{"ExternalSecret", ns, "after"};
   REQUIRE(sink.wait_for([&](const RecordingSink& s) { return s.objects_.count(after) == 1; }));
-  CHECK(sink.objects_.at(after).remote_keys.at(0).key == "/r/after");
+  CHECK(sink.locked([&](RecordingSink& s) { return s.objects_.at(after).remote_keys.at(0).key; }) ==
+        "/r/after");
 
   kubectl({"patch", "externalsecret", "after", "-n", ns, "--type=merge", "-p",
            R"({"spec":{"data":[{"secretKey":"k","remoteRef":{"key":"/r/changed"}}]}})"});
@@ -118,8 +126,8 @@ TEST_CASE("the reflector lists, then follows ADDED, MODIFIED and DELETED") {
   REQUIRE(sink.wait_for([&](const RecordingSink& s) {
     return s.objects_.count(ObjectRef{"ExternalSecret", ns, "before"}) == 0;
   }));
-  CHECK(sink.removes_ == 1);
-  CHECK(sink.replaces_ == 1);  // no re-list was needed
+  CHECK(sink.locked([](RecordingSink& s) { return s.removes_; }) == 1);
+  CHECK(sink.locked([](RecordingSink& s) { return s.replaces_; }) == 1);  // no re-list needed
 }
 
 TEST_CASE("a silent watch and a compacted resourceVersion each make the reflector re-list") {
@@ -139,9 +147,9 @@ TEST_CASE("a silent watch and a compacted resourceVersion each make the reflecto
   // Quiet for longer than the idle timeout, and no bookmark either (no watch cache, no
   // bookmarks): the watch is presumed dead and the collection listed again (issue 12: a silent
   // watch must not leave the index stale but ready).
-  std::this_thread::sleep_for(std::chrono::seconds(3));
-  CHECK(running.reflector.watches() >= 2);
-  CHECK(running.reflector.lists() >= 2);
+  CHECK(sink.wait_for(
+      [&](const RecordingSink& s) { return running.reflector.lists() >= 2 && s.replaces_ >= 2; }));
+  CHECK(running.reflector.watches() >= 1);
 
   // Move etcd on elsewhere and compact everything before now: the next watch from our old
   // resourceVersion is answered 410 Gone, and the reflector lists again.
@@ -158,7 +166,7 @@ TEST_CASE("a silent watch and a compacted resourceVersion each make the reflecto
   const int lists_before = running.reflector.lists();
   REQUIRE(sink.wait_for(
       [&](const RecordingSink&) { return running.reflector.lists() > lists_before; }));
-  CHECK(sink.replaces_ >= 2);
+  CHECK(sink.locked([](RecordingSink& s) { return s.replaces_; }) >= 2);
 
   // A paginated LIST whose continue token is compacted away between pages falls back to one
   // full list and still returns everything.
