@@ -199,7 +199,7 @@ TEST_CASE("a watch asks for bookmarks and resumes from a bookmark's resourceVers
   CHECK(seen[3].line.find("resourceVersion=25 ") != std::string::npos);
 }
 
-TEST_CASE("bookmarks keep a quiet watch alive; silence past the idle timeout does not") {
+TEST_CASE("bookmarks keep a quiet watch alive, and silence past the idle timeout ends it") {
   // Bookmarks every 100 ms for 2.5 s against a 1 s idle timeout (ten times the interval), then
   // the same time in silence.
   LoopbackApiServer server([](int n, const std::string&, const LoopbackApiServer::Send& send) {
