@@ -7,15 +7,11 @@
 
 namespace eso::cmd {
 
-Result<Inventory> load_inventory(const GlobalOptions& global, const StoreScopeOptions& stores,
-                                 kube::ApiClient& client) {
+Result<Inventory> load_stores(const GlobalOptions& global, const StoreScopeOptions& stores,
+                              kube::ApiClient& client) {
   Inventory inventory;
-  const auto scopes = list_scopes(global, client);
-  for (const auto& scope : scopes) {
-    auto objects = client.list_external_secrets(scope);
-    if (!objects) return objects.error();
-    std::move(objects->begin(), objects->end(), std::back_inserter(inventory.objects));
-    if (stores.provider.empty()) continue;
+  if (stores.provider.empty()) return inventory;
+  for (const auto& scope : list_scopes(global, client)) {
     auto listed = client.list_secret_stores(scope);
     if (!listed) return listed.error();
     for (auto& s : *listed) {
@@ -24,11 +20,19 @@ Result<Inventory> load_inventory(const GlobalOptions& global, const StoreScopeOp
       if (!seen) inventory.stores.push_back(std::move(s));
     }
   }
-  if (!global.all_namespaces) return inventory;
-  auto cluster = client.list_cluster_external_secrets(scopes.front());
-  if (!cluster) return cluster.error();
-  std::move(cluster->begin(), cluster->end(), std::back_inserter(inventory.objects));
   return inventory;
+}
+
+Status stream_objects(const GlobalOptions& global, kube::ApiClient& client,
+                      const KubeApi::PageHandler& on_page) {
+  const auto scopes = list_scopes(global, client);
+  for (const auto& scope : scopes) {
+    if (auto streamed = client.stream_objects("ExternalSecret", scope, on_page); !streamed) {
+      return streamed;
+    }
+  }
+  if (!global.all_namespaces) return ok_status();
+  return client.stream_objects("ClusterExternalSecret", scopes.front(), on_page);
 }
 
 MatchScope match_scope(const StoreScopeOptions& options, const Inventory& inventory) {

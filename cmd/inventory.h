@@ -8,16 +8,19 @@
 
 namespace eso::cmd {
 
-/// The objects a command matches against: ExternalSecrets in scope and, with -A, the
-/// ClusterExternalSecrets (cluster-scoped) whose templates name keys.
+/// What matching needs before the objects stream in: the stores, listed only for --provider.
 struct Inventory {
-  std::vector<ExternalSecret> objects;
-  std::vector<SecretStoreRecord> stores;  ///< listed only for --provider
+  std::vector<SecretStoreRecord> stores;
 };
 
-/// Lists what `global` puts in scope (and the stores, when `stores` asks for provider scoping).
-Result<Inventory> load_inventory(const GlobalOptions& global, const StoreScopeOptions& stores,
-                                 kube::ApiClient& client);
+/// Only the stores (for --provider, --store): what matching needs before the objects stream in.
+Result<Inventory> load_stores(const GlobalOptions& global, const StoreScopeOptions& stores,
+                              kube::ApiClient& client);
+
+/// Every ExternalSecret in scope and, with -A, every ClusterExternalSecret, page by page into
+/// `on_page` as the pages arrive.
+Status stream_objects(const GlobalOptions& global, kube::ApiClient& client,
+                      const KubeApi::PageHandler& on_page);
 
 /// The MatchScope for the flags, looking stores up in `inventory` (which must outlive it).
 MatchScope match_scope(const StoreScopeOptions& options, const Inventory& inventory);

@@ -12,6 +12,7 @@
 #include "cmd/table.h"
 #include "core/json_report.h"
 #include "core/match.h"
+#include "core/pipeline.h"
 
 namespace eso::cmd {
 namespace {
@@ -102,14 +103,24 @@ int run_match(const GlobalOptions& global, const MatchOptions& given) {
   }
   auto client = connect_or_report(global);
   if (!client) return kExitUsage;
-  auto inventory = load_inventory(global, options.scope, *client);
-  if (!inventory) {
-    print_error(inventory.error());
+  auto stores = load_stores(global, options.scope, *client);
+  if (!stores) {
+    print_error(stores.error());
     return kExitUsage;
   }
-  MatchScope scope = match_scope(options.scope, *inventory);
+  MatchScope scope = match_scope(options.scope, *stores);
   scope.event_rule = keys->key_rule;  // an event's own key rule (DESIGN.md §3)
-  const auto result = match_keys(inventory->objects, keys->keys, scope, keys->paths, keys->configs);
+  // Pages are matched as they arrive; only matched objects are kept.
+  MatchStream stream(keys->keys, scope, keys->paths, keys->configs);
+  const auto streamed = stream_objects(global, *client, [&](std::vector<ExternalSecret> page) {
+    stream.add(std::move(page));
+    return ok_status();
+  });
+  if (!streamed) {
+    print_error(streamed.error());
+    return kExitUsage;
+  }
+  const MatchResult& result = stream.result();
   warn_problems(result.problems);
   switch (options.output) {
     case OutputFormat::kJson:

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <thread>
 
@@ -17,6 +18,7 @@
 #include "core/go_duration.h"
 #include "core/json_report.h"
 #include "core/patch_runner.h"
+#include "core/pipeline.h"
 #include "core/trigger_plan.h"
 
 namespace eso::cmd {
@@ -244,8 +246,6 @@ Result<std::chrono::nanoseconds> repeat_delay(const TriggerCommandOptions& optio
   return delay;
 }
 
-// Patches, then (cache buster) patches again with a fresh value after `delay`; an object counts
-// as patched only when every round succeeded.
 // A progress line on stderr for long runs on a terminal.
 PatchProgress progress_line(size_t total) {
   if (total < 50 || isatty(STDERR_FILENO) == 0) return {};
@@ -254,12 +254,30 @@ PatchProgress progress_line(size_t total) {
   };
 }
 
-std::vector<PatchResult> patch_rounds(kube::ApiClient& client, TriggerPlan& plan,
+// The progress of patches started while the list still runs (the total grows as it goes).
+struct StreamProgress {
+  bool shown = false;
+  PatchProgress line() {
+    if (isatty(STDERR_FILENO) == 0) return {};
+    return [this](size_t finished, size_t submitted) {
+      if (submitted < 50) return;
+      shown = true;
+      fmt::print(stderr, "\rpatched {}/{}", finished, submitted);
+    };
+  }
+  ~StreamProgress() {
+    if (shown) fmt::print(stderr, "\n");
+  }
+};
+
+// The second round of the cache buster: patches again with a fresh value after `delay`; an
+// object counts as patched only when every round succeeded.
+std::vector<PatchResult> repeat_round(kube::ApiClient& client, TriggerPlan& plan,
                                       const TriggerCommandOptions& options,
-                                      std::chrono::nanoseconds delay) {
-  const auto progress = progress_line(plan.patches.size());
-  auto results = run_patches(client, plan, options.concurrency, progress);
+                                      std::chrono::nanoseconds delay,
+                                      std::vector<PatchResult> results) {
   if (delay.count() == 0 || plan.patches.empty()) return results;
+  const auto progress = progress_line(plan.patches.size());
   std::this_thread::sleep_for(delay);
   plan.value = trigger_stamp(std::chrono::system_clock::now());
   auto again = run_patches(client, plan, options.concurrency, progress);
@@ -296,26 +314,49 @@ int run_trigger(const GlobalOptions& global, const TriggerCommandOptions& given)
   }
   auto client = connect_or_report(global);
   if (!client) return kExitUsage;
-  auto inventory = load_inventory(global, options.scope, *client);
-  if (!inventory) {
-    print_error(inventory.error());
+  auto stores = load_stores(global, options.scope, *client);
+  if (!stores) {
+    print_error(stores.error());
     return kExitUsage;
   }
-  MatchScope scope = match_scope(options.scope, *inventory);
+  MatchScope scope = match_scope(options.scope, *stores);
   scope.event_rule = keys->key_rule;  // an event's own key rule (DESIGN.md §3)
-  const auto matched =
-      match_keys(inventory->objects, keys->keys, scope, keys->paths, keys->configs);
-  warn_problems(matched.problems);
   TriggerOptions plan_options;
   plan_options.annotation = options.annotation;
   plan_options.value = trigger_stamp(std::chrono::system_clock::now());
   plan_options.force = options.force;
   plan_options.include_possible = options.include_possible;
   plan_options.patch_children = options.patch_children;
-  TriggerPlan plan = plan_trigger(matched.matches, plan_options);
+
+  // Pages are matched as they arrive and each new target is patched at once, while later pages
+  // download (DESIGN.md §9); only matched objects are kept.
   const auto started = std::chrono::steady_clock::now();
+  MatchStream stream(keys->keys, scope, keys->paths, keys->configs);
+  StreamProgress progress;
+  EarlyPatcher patcher(*client, plan_options.value, options.concurrency, progress.line());
+  const auto streamed = stream_objects(global, *client, [&](std::vector<ExternalSecret> page) {
+    const auto fresh = stream.add(std::move(page));
+    if (!options.dry_run && !fresh.empty()) patcher.submit(plan_trigger(fresh, plan_options));
+    return ok_status();
+  });
+  const MatchResult& matched = stream.result();
+  TriggerPlan plan = plan_trigger(matched.matches, plan_options);
   std::vector<PatchResult> results;
-  if (!options.dry_run) results = patch_rounds(*client, plan, options, *delay);
+  if (!options.dry_run) results = patcher.finish(plan);
+  if (!streamed) {
+    print_error(streamed.error());
+    const auto patched = std::count_if(results.begin(), results.end(),
+                                       [](const PatchResult& r) { return r.outcome.ok(); });
+    if (patched > 0) {
+      fmt::print(stderr, "note: {} object(s) matched before the list failed were patched\n",
+                 patched);
+    }
+    return kExitUsage;
+  }
+  warn_problems(matched.problems);
+  if (!options.dry_run) {
+    results = repeat_round(*client, plan, options, *delay, std::move(results));
+  }
   const auto reports = build_reports(plan, results, options.dry_run);
   warn_about(reports);
 

@@ -28,8 +28,6 @@ struct PatchOutcome {
   std::string resource_version;
 };
 
-/// The Kubernetes operations the core needs. kube/ implements it over HTTPS; tests use fakes.
-/// Implementations are safe to call from several threads at once.
 /// Where a trigger's annotation is written.
 enum class AnnotationPlace {
   kObject,  ///< the object's metadata.annotations
@@ -39,6 +37,8 @@ enum class AnnotationPlace {
   kObjectAndChildren,
 };
 
+/// The Kubernetes operations the core needs. kube/ implements it over HTTPS; tests use fakes.
+/// Implementations are safe to call from several threads at once.
 class KubeApi {
  public:
   virtual ~KubeApi() = default;
@@ -50,6 +50,22 @@ class KubeApi {
   /// template it generates ExternalSecrets from.
   virtual Result<std::vector<ExternalSecret>> list_cluster_external_secrets(
       const ListScope& scope) = 0;
+
+  /// Receives one page of a LIST; an error stops the list.
+  using PageHandler = std::function<Status(std::vector<ExternalSecret> page)>;
+
+  /// Every ExternalSecret in scope (or, for kind "ClusterExternalSecret", every CES), one page at
+  /// a time as each arrives, holding no more than a page: what `trigger` matches against without
+  /// keeping 50,000 objects in memory (DESIGN.md §9). If the list has to start over (an expired
+  /// continue token), objects already delivered come again. The default delivers one page from
+  /// list_external_secrets / list_cluster_external_secrets.
+  virtual Status stream_objects(const std::string& kind, const ListScope& scope,
+                                const PageHandler& on_page) {
+    auto listed = kind == "ClusterExternalSecret" ? list_cluster_external_secrets(scope)
+                                                  : list_external_secrets(scope);
+    if (!listed) return listed.error();
+    return on_page(std::move(*listed));
+  }
 
   /// The SecretStores in scope and every ClusterSecretStore (for provider scoping).
   virtual Result<std::vector<SecretStoreRecord>> list_secret_stores(const ListScope& scope) = 0;

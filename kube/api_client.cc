@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <random>
 #include <thread>
+#include <utility>
 
 #include <fmt/format.h>
 #include <rapidjson/document.h>
@@ -238,6 +239,9 @@ Result<std::string> ApiClient::list_all(const Collection& collection, const List
     }
     if (!next) return next.error();
     token = std::move(*next);
+    if (collection.end_page) {
+      if (auto ended = collection.end_page(); !ended) return ended.error();
+    }
     if (scope.after_page) scope.after_page(++page);
   } while (!token.empty());
   return resource_version;
@@ -317,6 +321,20 @@ Result<KindInfo> kind_info(const std::string& kind) {
 }
 
 }  // namespace
+
+Status ApiClient::stream_objects(const std::string& kind, const ListScope& scope,
+                                 const PageHandler& on_page) {
+  auto info = kind_info(kind);
+  if (!info) return info.error();
+  ListScope effective = scope;
+  if (kind == "ClusterExternalSecret") effective.namespace_name.clear();
+  std::vector<ExternalSecret> page;
+  Collection collection{info->resource, collect_into<ExternalSecret>(page, info->parse),
+                        [&]() -> Status { return on_page(std::exchange(page, {})); }};
+  auto listed = list_all(collection, effective, [&] { page.clear(); });
+  if (!listed) return listed.error();
+  return ok_status();
+}
 
 Result<std::string> ApiClient::list_into(const std::string& kind, const ListScope& scope,
                                          InventorySink& sink) {

@@ -23,6 +23,8 @@ class ApiClient final : public KubeApi {
   Result<std::vector<ExternalSecret>> list_external_secrets(const ListScope& scope) override;
   Result<std::vector<ExternalSecret>> list_cluster_external_secrets(
       const ListScope& scope) override;
+  Status stream_objects(const std::string& kind, const ListScope& scope,
+                        const PageHandler& on_page) override;
   Result<std::vector<SecretStoreRecord>> list_secret_stores(const ListScope& scope) override;
   Result<SyncState> get_sync_state(const ObjectRef& target) override;
   Result<PatchOutcome> patch_annotation(const ObjectRef& target, std::string_view key,
@@ -69,10 +71,12 @@ class ApiClient final : public KubeApi {
     std::string name;
   };
   Result<HttpResponse> send_with_retry(const HttpRequest& request, const Intent& intent);
-  /// Which collection to list; `take` reads one item (and may skip it with a warning).
+  /// Which collection to list; `take` reads one item (and may skip it with a warning);
+  /// `end_page`, when set, is called after each page and may stop the list with an error.
   struct Collection {
     std::string resource;
     std::function<Status(const rapidjson::Value&)> take;
+    std::function<Status()> end_page = {};
   };
   /// Every page of `collection`; on an expired continue token, `restart` is called and the list
   /// is read again in one piece. Returns the list's resourceVersion.

@@ -1,0 +1,114 @@
+#include "core/pipeline.h"
+
+#include <algorithm>
+
+namespace eso {
+
+MatchStream::MatchStream(std::vector<std::string> keys, MatchScope scope,
+                         std::vector<std::string> paths, std::vector<ConfigScope> configs)
+    : keys_(std::move(keys)),
+      scope_(std::move(scope)),
+      paths_(std::move(paths)),
+      configs_(std::move(configs)) {}
+
+std::vector<Match> MatchStream::add(std::vector<ExternalSecret> page) {
+  seen_ += page.size();
+  MatchResult found = match_keys(page, keys_, scope_, paths_, configs_);
+  // Moves each object that matched (once) out of the page; nullptr for one kept before.
+  std::map<const ExternalSecret*, const ExternalSecret*> moved;
+  const auto keep = [&](const ExternalSecret* in_page) -> const ExternalSecret* {
+    const auto it = moved.find(in_page);
+    if (it != moved.end()) return it->second;
+    const ExternalSecret* kept = nullptr;
+    if (kept_refs_.insert(in_page->ref).second) {
+      kept_.push_back(std::move(page[static_cast<size_t>(in_page - page.data())]));
+      kept = &kept_.back();
+    }
+    moved.emplace(in_page, kept);
+    return kept;
+  };
+  std::vector<Match> fresh;
+  for (auto& m : found.matches) {
+    m.object = keep(m.object);
+    if (m.object == nullptr) continue;
+    result_.matches.push_back(m);
+    fresh.push_back(std::move(m));
+  }
+  for (auto& p : found.problems) {
+    p.object = keep(p.object);
+    if (p.object != nullptr) result_.problems.push_back(std::move(p));
+  }
+  return fresh;
+}
+
+EarlyPatcher::EarlyPatcher(KubeApi& api, std::string value, int concurrency, PatchProgress progress)
+    : api_(api),
+      value_(std::move(value)),
+      concurrency_(static_cast<size_t>(std::max(concurrency, 1))),
+      progress_(std::move(progress)) {}
+
+EarlyPatcher::~EarlyPatcher() {
+  {
+    std::lock_guard lock(mu_);
+    closing_ = true;
+    queue_.clear();
+  }
+  cv_.notify_all();
+  for (auto& t : threads_) t.join();
+}
+
+void EarlyPatcher::submit(const TriggerPlan& plan) {
+  std::lock_guard lock(mu_);
+  for (const auto& patch : plan.patches) {
+    if (!submitted_.insert(patch.target).second) continue;
+    queue_.push_back(Job{patch.target, patch.annotation, patch.place});
+    // A thread per patch in flight, up to the concurrency; idle ones are reused.
+    if (idle_ == 0 && threads_.size() < concurrency_) {
+      threads_.emplace_back([this] { work(); });
+    } else {
+      cv_.notify_one();
+    }
+  }
+}
+
+void EarlyPatcher::work() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    ++idle_;
+    cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
+    --idle_;
+    if (queue_.empty()) return;  // closing
+    Job job = std::move(queue_.front());
+    queue_.pop_front();
+    ++running_;
+    lock.unlock();
+    PatchResult result;
+    result.target = job.target;
+    const auto start = std::chrono::steady_clock::now();
+    result.outcome = api_.patch_annotation(job.target, job.annotation, value_, job.place);
+    result.latency = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - start);
+    lock.lock();
+    --running_;
+    done_.emplace(job.target, std::move(result));
+    if (progress_) progress_(done_.size(), submitted_.size());
+    cv_.notify_all();
+  }
+}
+
+std::vector<PatchResult> EarlyPatcher::finish(const TriggerPlan& plan) {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return queue_.empty() && running_ == 0; });
+  std::vector<PatchResult> results(plan.patches.size());
+  for (size_t i = 0; i < plan.patches.size(); ++i) {
+    const auto it = done_.find(plan.patches[i].target);
+    if (it != done_.end()) {
+      results[i] = it->second;
+    } else {
+      results[i].target = plan.patches[i].target;
+    }
+  }
+  return results;
+}
+
+}  // namespace eso

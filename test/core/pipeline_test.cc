@@ -1,0 +1,104 @@
+// The streamed path from LIST pages to patches: matches kept, not objects, and patches that start
+// while later pages are still to come.
+#include "core/pipeline.h"
+
+#include <chrono>
+#include <condition_variable>
+
+#include <doctest/doctest.h>
+
+#include "test/core/es_json.h"
+#include "test/core/fake_kube.h"
+
+namespace eso {
+namespace {
+
+ExternalSecret reading(const std::string& name, const std::string& key) {
+  return test::es_from_json(R"({"metadata": {"namespace": "a", "name": ")" + name +
+                            R"("}, "spec": {"data": [{"remoteRef": {"key": ")" + key + R"("}}]}})");
+}
+
+TriggerOptions plan_options() {
+  TriggerOptions options;
+  options.value = "stamp";
+  return options;
+}
+
+}  // namespace
+
+TEST_CASE("a match stream keeps matched objects only and counts a re-listed object once") {
+  MatchStream stream({"/k"}, MatchScope{});
+  auto first = stream.add({reading("a", "/k"), reading("x", "/other")});
+  REQUIRE(first.size() == 1);
+  CHECK(first[0].object->ref.name == "a");
+  // The list started over (an expired continue token): a and x come again, then b.
+  auto again = stream.add({reading("a", "/k"), reading("x", "/other"), reading("b", "/k")});
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].object->ref.name == "b");
+  CHECK(stream.objects_seen() == 5);
+  REQUIRE(stream.result().matches.size() == 2);
+  // The pointers stay valid as pages come and go.
+  CHECK(stream.result().matches[0].object->ref.name == "a");
+  CHECK(stream.result().matches[1].object->ref.name == "b");
+}
+
+TEST_CASE("an early patcher patches each target once, a bounded number at a time") {
+  test::FakeKube kube;
+  EarlyPatcher patcher(kube, "v", 4);
+  MatchStream stream({"/k"}, MatchScope{});
+  std::vector<ExternalSecret> page;
+  for (int i = 0; i < 20; ++i) page.push_back(reading("o" + std::to_string(i), "/k"));
+  const auto fresh = stream.add(std::move(page));
+  const TriggerPlan plan = plan_trigger(fresh, plan_options());
+  patcher.submit(plan);
+  patcher.submit(plan);  // again: nothing new
+  const auto results = patcher.finish(plan);
+  REQUIRE(results.size() == 20);
+  for (const auto& r : results) CHECK(r.outcome.ok());
+  CHECK(kube.patched.size() == 20);
+  CHECK(kube.peak <= 4);
+  CHECK(kube.peak >= 2);
+}
+
+TEST_CASE("a patch for a match on the first page starts before the second page is read") {
+  test::FakeKube kube;
+  EarlyPatcher patcher(kube, "v", 2);
+  MatchStream stream({"/k"}, MatchScope{});
+  const auto deliver = [&](std::vector<ExternalSecret> page) {
+    patcher.submit(plan_trigger(stream.add(std::move(page)), plan_options()));
+  };
+  deliver({reading("early", "/k"), reading("x", "/other")});
+  // The "download" of page 2 waits (bounded) for the first patch: with patches only after the
+  // whole list it would never see one.
+  bool patched_meanwhile = false;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!patched_meanwhile && std::chrono::steady_clock::now() < until) {
+    {
+      std::lock_guard lock(kube.mu);
+      patched_meanwhile = !kube.patched.empty();
+    }
+    if (!patched_meanwhile) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  CHECK(patched_meanwhile);
+  deliver({reading("late", "/k")});
+  const TriggerPlan plan = plan_trigger(stream.result().matches, plan_options());
+  const auto results = patcher.finish(plan);
+  REQUIRE(results.size() == 2);
+  CHECK(results[0].target.name == "early");
+  CHECK(results[1].target.name == "late");
+  CHECK(results[1].outcome.ok());
+  CHECK(kube.patched == std::vector<std::string>{"early:force-sync=v", "late:force-sync=v"});
+}
+
+TEST_CASE("a target never submitted is reported as not run") {
+  test::FakeKube kube;
+  EarlyPatcher patcher(kube, "v", 2);
+  MatchStream stream({"/k"}, MatchScope{});
+  const TriggerPlan plan = plan_trigger(stream.add({reading("a", "/k")}), plan_options());
+  const auto results = patcher.finish(plan);
+  REQUIRE(results.size() == 1);
+  CHECK_FALSE(results[0].outcome.ok());
+  CHECK(kube.patched.empty());
+}
+
+}  // namespace eso
