@@ -227,19 +227,27 @@ TEST_CASE("serve answers events from its index: 0 LISTs of ExternalSecrets on th
   }
   REQUIRE(ready);
 
-  const double lists_before = apiserver_requests("LIST", "externalsecrets");
-  for (int i = 0; i < 5; ++i) {
-    CAPTURE(i);
-    const std::string reply =
-        curl({"-u", "hook:s3cret", "-H", "Content-Type: application/json", "--data-binary",
-              fmt::format(R"([{{"item_name":"{}","event_type":"static-secret-updated"}}])", key),
-              base + "/webhook"});
-    INFO(reply);
-    CHECK(reply.substr(reply.rfind('\n') + 1) == "200");
-    CHECK(contains(reply, R"("name":"a","annotation":"force-sync")"));  // patched
-    CHECK(contains(reply, R"("name":"b","annotation":"force-sync")"));
+  // The API server counts every client's LISTs, and other tests run alongside (ctest -j): a
+  // window of 5 events with no LIST at all shows serve made none; a serve that listed per event
+  // would show 5 or more in every window. At most 10 windows.
+  double fewest = -1;
+  for (int window = 0; window < 10 && fewest != 0; ++window) {
+    const double lists_before = apiserver_requests("LIST", "externalsecrets");
+    for (int i = 0; i < 5; ++i) {
+      CAPTURE(i);
+      const std::string reply =
+          curl({"-u", "hook:s3cret", "-H", "Content-Type: application/json", "--data-binary",
+                fmt::format(R"([{{"item_name":"{}","event_type":"static-secret-updated"}}])", key),
+                base + "/webhook"});
+      INFO(reply);
+      CHECK(reply.substr(reply.rfind('\n') + 1) == "200");
+      CHECK(contains(reply, R"("name":"a","annotation":"force-sync")"));  // patched
+      CHECK(contains(reply, R"("name":"b","annotation":"force-sync")"));
+    }
+    const double lists = apiserver_requests("LIST", "externalsecrets") - lists_before;
+    if (fewest < 0 || lists < fewest) fewest = lists;
   }
-  CHECK(apiserver_requests("LIST", "externalsecrets") - lists_before == 0);
+  CHECK(fewest == 0);
 }
 
 }  // namespace eso::test
