@@ -36,4 +36,12 @@ CoalescedPatch PatchCoalescer::patch(const ObjectRef& target, const std::string&
   return result;
 }
 
+int PatchCoalescer::waiting(const ObjectRef& target, const std::string& annotation,
+                            AnnotationPlace place) const {
+  std::lock_guard lock(mu_);
+  const auto it = slots_.find(std::make_tuple(target, annotation, place));
+  if (it == slots_.end() || !it->second.pending) return 0;
+  return it->second.pending->callers;
+}
+
 }  // namespace eso

@@ -30,6 +30,10 @@ class PatchCoalescer {
   CoalescedPatch patch(const ObjectRef& target, const std::string& annotation,
                        AnnotationPlace place = AnnotationPlace::kObject);
 
+  /// Callers waiting for the next patch of `target` (for tests and metrics).
+  int waiting(const ObjectRef& target, const std::string& annotation,
+              AnnotationPlace place = AnnotationPlace::kObject) const;
+
  private:
   struct Round {
     bool done = false;
@@ -42,7 +46,7 @@ class PatchCoalescer {
   };
 
   KubeApi& api_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::tuple<ObjectRef, std::string, AnnotationPlace>, Slot> slots_;
 };
