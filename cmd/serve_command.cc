@@ -750,6 +750,40 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& options) {
   return cmd;
 }
 
+namespace {
+
+// What serve listens on, watches and accepts, stated once at start-up (never a credential).
+void print_start_up(const ServeOptions& options, const std::vector<int>& ports, bool tls,
+                    const WebhookSecrets& secrets, const std::string& scope) {
+  std::vector<std::string> addresses;
+  for (size_t i = 0; i < options.listen.size() && i < ports.size(); ++i) {
+    const auto& listen = options.listen[i];
+    addresses.push_back(fmt::format("{}:{}", listen.substr(0, listen.rfind(':')), ports[i]));
+  }
+  fmt::print(stderr, "eso-updater serve: listening on {}{}\n", fmt::join(addresses, ", "),
+             tls ? " (HTTPS)" : "");
+  fmt::print(stderr, "eso-updater serve: scope: {}{}\n", scope,
+             options.no_index ? "; no index: one LIST per event" : "; index: LIST then WATCH");
+  std::vector<std::string> auth;
+  if (secrets.http.basic()) auth.emplace_back("basic");
+  if (secrets.http.bearer()) auth.emplace_back("bearer token");
+  if (!secrets.api_key.empty()) {
+    auth.push_back(fmt::format(
+        "api key{}{}",
+        options.api_key_header.empty() ? "" : " (header " + options.api_key_header + ")",
+        options.api_key_query.empty() ? "" : " (query parameter " + options.api_key_query + ")"));
+  }
+  for (const auto& [source, secret] : secrets.signing) {
+    if (!secret.empty()) auth.push_back(source + " signatures");
+  }
+  if (!options.tls_client_ca.empty()) auth.emplace_back("client certificates");
+  if (options.insecure_no_auth) auth.emplace_back("none (--insecure-no-auth)");
+  fmt::print(stderr, "eso-updater serve: webhook auth: {}{}\n", fmt::join(auth, ", "),
+             options.metrics_auth ? "; /metrics too" : "");
+}
+
+}  // namespace
+
 int run_serve(const GlobalOptions& global, const ServeOptions& options) {
   // Connections, watches and patches all need descriptors: take what the hard limit allows.
   rlimit files{};
@@ -897,14 +931,29 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
     return kExitUsage;
   }
   if (!options.port_file.empty()) std::ofstream(options.port_file) << ports->front() << "\n";
-  fmt::print(stderr, "eso-updater serve: listening on port {}{}{}\n", fmt::join(*ports, ", "),
-             tls ? " (HTTPS)" : "", options.no_index ? " (no index: one LIST per event)" : "");
+  print_start_up(
+      options, *ports, tls != nullptr, credentials.current(),
+      scope_description(global, *client) + (global.all_namespaces ? "" : " (-A: every namespace)"));
+  std::thread synced_log;
+  std::atomic<bool> served{false};
+  if (!options.no_index) {
+    synced_log = std::thread([&, began = std::chrono::steady_clock::now()] {
+      while (!ready() && !served) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      if (served) return;
+      fmt::print(stderr, "eso-updater serve: index synced: {} object(s) in {} ms\n", index.size(),
+                 std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - began)
+                     .count());
+    });
+  }
 
   struct sigaction action {};
   action.sa_handler = on_stop_signal;
   ::sigaction(SIGTERM, &action, nullptr);
   ::sigaction(SIGINT, &action, nullptr);
   server.serve(g_stop, *drain);
+  served = true;
+  if (synced_log.joinable()) synced_log.join();
   stop_reflectors = true;
   for (auto& t : threads) t.join();
   fmt::print(stderr, "eso-updater serve: stopped\n");

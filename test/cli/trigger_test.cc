@@ -226,6 +226,18 @@ TEST_CASE("serve answers events from its index: 0 LISTs of ExternalSecrets on th
     if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   REQUIRE(ready);
+  // The start-up log says where serve listens, what it watches and whom it lets in.
+  std::string log;
+  for (int i = 0; i < 100 && !contains(log, "index synced"); ++i) {
+    log = read_file_text(port_file + ".log");
+    if (!contains(log, "index synced")) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  INFO(log);
+  CHECK(contains(log, "listening on 127.0.0.1:" + port.substr(0, port.find('\n'))));
+  CHECK(contains(log, "scope: namespace " + ns + " (-A: every namespace)"));
+  CHECK(contains(log, "webhook auth: basic\n"));
+  CHECK(contains(log, "index synced: 2 object(s) in "));
+  CHECK_FALSE(contains(log, "s3cret"));
 
   // The API server counts every client's LISTs, and other tests run alongside (ctest -j): a
   // window of 5 events with no LIST at all shows serve made none; a serve that listed per event
