@@ -9,6 +9,7 @@ enum ExitCode : int {
   kExitUsage = 2,       ///< usage, configuration or connection error: nothing was done
   kExitPartial = 3,     ///< some objects could not be patched
   kExitWaitFailed = 4,  ///< --wait timed out or ESO reported a sync error
+  kExitInternal = 70,   ///< an internal error (EX_SOFTWARE): an exception nothing else caught
 };
 
 }  // namespace eso::cmd

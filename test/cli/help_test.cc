@@ -1,4 +1,5 @@
 // The man page and the bash, zsh and fish completions must offer exactly what `--help` documents.
+#include <algorithm>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -260,6 +261,23 @@ TEST_CASE("completion SHELL prints the script completions/ holds, and refuses ot
   CHECK(bad.exit_code == 2);
   CHECK(contains(bad.err, "tcsh"));
   CHECK(eso_updater({"completion"}).exit_code == 2);
+}
+
+}  // namespace eso::test
+
+namespace eso::test {
+
+TEST_CASE("an exception nothing handled, on any thread, is one line on stderr and exit 70") {
+  for (const std::string where : {"main", "thread"}) {
+    CAPTURE(where);
+    const auto r = eso_updater({"version"}, {"ESO_UPDATER_TEST_CRASH=" + where});
+    CHECK(r.exit_code == 70);
+    CHECK(r.err.rfind("eso-updater: internal error: test crash", 0) == 0);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    CHECK(r.out.empty());
+  }
+  // The exit code is documented.
+  CHECK(read_source("man/eso-updater.1.scd").find("*70*") != std::string::npos);
 }
 
 }  // namespace eso::test
