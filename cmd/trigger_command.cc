@@ -297,17 +297,80 @@ int exit_code_for(const std::vector<ObjectReport>& reports, const std::vector<Wa
 
 }  // namespace
 
+namespace {
+
+TriggerOptions plan_options_for(const TriggerCommandOptions& options) {
+  TriggerOptions plan_options;
+  plan_options.annotation = options.annotation;
+  plan_options.value = trigger_stamp(std::chrono::system_clock::now());
+  plan_options.force = options.force;
+  plan_options.include_possible = options.include_possible;
+  plan_options.patch_children = options.patch_children;
+  return plan_options;
+}
+
+// The first round, streamed: each page is matched as it arrives and each new target patched at
+// once, while later pages download (DESIGN.md §9); only matched objects are kept.
+struct StreamedRound {
+  TriggerPlan plan;
+  std::vector<PatchResult> results;
+  Status listed = ok_status();
+};
+StreamedRound stream_round(const GlobalOptions& global, kube::ApiClient& client,
+                           MatchStream& stream, const TriggerOptions& plan_options,
+                           const TriggerCommandOptions& options) {
+  StreamProgress progress;
+  EarlyPatcher patcher(client, plan_options.value, options.concurrency, progress.line());
+  StreamedRound round;
+  round.listed = stream_objects(global, client, [&](std::vector<ExternalSecret> page) {
+    const auto fresh = stream.add(std::move(page));
+    if (!options.dry_run && !fresh.empty()) patcher.submit(plan_trigger(fresh, plan_options));
+    return ok_status();
+  });
+  round.plan = plan_trigger(stream.result().matches, plan_options);
+  if (!options.dry_run) round.results = patcher.finish(round.plan);
+  return round;
+}
+
+// A LIST that failed half-way: the patches already made are said, not hidden.
+int list_failed(const Status& listed, const std::vector<PatchResult>& results) {
+  print_error(listed.error());
+  const auto patched = std::count_if(results.begin(), results.end(),
+                                     [](const PatchResult& r) { return r.outcome.ok(); });
+  if (patched > 0) {
+    fmt::print(stderr, "note: {} object(s) matched before the list failed were patched\n", patched);
+  }
+  return kExitUsage;
+}
+
+std::vector<WaitResult> wait_round(kube::ApiClient& client, const TriggerPlan& plan,
+                                   const std::vector<PatchResult>& results,
+                                   const TriggerCommandOptions& options,
+                                   std::chrono::steady_clock::time_point started,
+                                   std::chrono::nanoseconds timeout) {
+  std::vector<WaitResult> waits;
+  auto targets = wait_targets(plan, results, waits);
+  if (isatty(STDERR_FILENO) != 0 && !targets.empty()) {
+    fmt::print(stderr, "waiting for ESO to sync {} ExternalSecret(s), up to {}...\n",
+               targets.size(), options.timeout);
+  }
+  auto answered = wait_for_sync(client, targets, started,
+                                std::chrono::duration_cast<std::chrono::milliseconds>(timeout),
+                                std::chrono::milliseconds(500), system_clock());
+  waits.insert(waits.end(), answered.begin(), answered.end());
+  return waits;
+}
+
+}  // namespace
+
 int run_trigger(const GlobalOptions& global, const TriggerCommandOptions& given) {
   TriggerCommandOptions options = given;
   auto keys = collect_keys(options.input, options.scope);
-  if (!keys) {
-    print_error(keys.error());
-    return kExitUsage;
-  }
   const auto delay = repeat_delay(options);
   const auto timeout = parse_go_duration(options.timeout);
-  if (!delay || !timeout) {
-    print_error(!delay
+  if (!keys || !delay || !timeout) {
+    print_error(!keys ? keys.error()
+                : !delay
                     ? delay.error()
                     : Error{ErrorCode::kInvalidArgument, "--timeout: " + timeout.error().message});
     return kExitUsage;
@@ -321,59 +384,22 @@ int run_trigger(const GlobalOptions& global, const TriggerCommandOptions& given)
   }
   MatchScope scope = match_scope(options.scope, *stores);
   scope.event_rule = keys->key_rule;  // an event's own key rule (DESIGN.md §3)
-  TriggerOptions plan_options;
-  plan_options.annotation = options.annotation;
-  plan_options.value = trigger_stamp(std::chrono::system_clock::now());
-  plan_options.force = options.force;
-  plan_options.include_possible = options.include_possible;
-  plan_options.patch_children = options.patch_children;
-
-  // Pages are matched as they arrive and each new target is patched at once, while later pages
-  // download (DESIGN.md §9); only matched objects are kept.
   const auto started = std::chrono::steady_clock::now();
   MatchStream stream(keys->keys, scope, keys->paths, keys->configs);
-  StreamProgress progress;
-  EarlyPatcher patcher(*client, plan_options.value, options.concurrency, progress.line());
-  const auto streamed = stream_objects(global, *client, [&](std::vector<ExternalSecret> page) {
-    const auto fresh = stream.add(std::move(page));
-    if (!options.dry_run && !fresh.empty()) patcher.submit(plan_trigger(fresh, plan_options));
-    return ok_status();
-  });
-  const MatchResult& matched = stream.result();
-  TriggerPlan plan = plan_trigger(matched.matches, plan_options);
-  std::vector<PatchResult> results;
-  if (!options.dry_run) results = patcher.finish(plan);
-  if (!streamed) {
-    print_error(streamed.error());
-    const auto patched = std::count_if(results.begin(), results.end(),
-                                       [](const PatchResult& r) { return r.outcome.ok(); });
-    if (patched > 0) {
-      fmt::print(stderr, "note: {} object(s) matched before the list failed were patched\n",
-                 patched);
-    }
-    return kExitUsage;
-  }
-  warn_problems(matched.problems);
+  auto round = stream_round(global, *client, stream, plan_options_for(options), options);
+  if (!round.listed) return list_failed(round.listed, round.results);
+  warn_problems(stream.result().problems);
   if (!options.dry_run) {
-    results = repeat_round(*client, plan, options, *delay, std::move(results));
+    round.results = repeat_round(*client, round.plan, options, *delay, std::move(round.results));
   }
-  const auto reports = build_reports(plan, results, options.dry_run);
+  const auto reports = build_reports(round.plan, round.results, options.dry_run);
   warn_about(reports);
-
   std::vector<WaitResult> waits;
   if (options.wait && !options.dry_run) {
-    auto targets = wait_targets(plan, results, waits);
-    if (isatty(STDERR_FILENO) != 0 && !targets.empty()) {
-      fmt::print(stderr, "waiting for ESO to sync {} ExternalSecret(s), up to {}...\n",
-                 targets.size(), options.timeout);
-    }
-    auto answered = wait_for_sync(*client, targets, started,
-                                  std::chrono::duration_cast<std::chrono::milliseconds>(*timeout),
-                                  std::chrono::milliseconds(500), system_clock());
-    waits.insert(waits.end(), answered.begin(), answered.end());
+    waits = wait_round(*client, round.plan, round.results, options, started, *timeout);
   }
-  print_report(reports, plan, options, matched.problems, options.wait ? &waits : nullptr);
-
+  print_report(reports, round.plan, options, stream.result().problems,
+               options.wait ? &waits : nullptr);
   if (reports.empty()) {
     fmt::print(stderr, "No ExternalSecret references {}; nothing to trigger.\n",
                fmt::join(keys->keys, ", "));
