@@ -837,8 +837,9 @@ Result<DecodedEvents> decode_unchecked(const EventRequest& request, std::string_
   // Iterative parsing: a deeply nested body cannot exhaust the stack.
   doc.Parse<rapidjson::kParseIterativeFlag>(request.body.data(), request.body.size());
   if (doc.HasParseError()) {
-    return invalid(fmt::format("malformed JSON at byte {}: {}", doc.GetErrorOffset(),
-                               rapidjson::GetParseError_En(doc.GetParseError())));
+    return Error{ErrorCode::kMalformed,
+                 fmt::format("malformed JSON at byte {}: {}", doc.GetErrorOffset(),
+                             rapidjson::GetParseError_En(doc.GetParseError()))};
   }
   if (chosen == nullptr) {
     for (const auto& d : kDecoders) {

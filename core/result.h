@@ -10,6 +10,7 @@ namespace eso {
 /// What kind of failure an Error is; callers map it to exit codes and HTTP statuses.
 enum class ErrorCode {
   kInvalidArgument,  ///< bad input from the user or a file
+  kMalformed,        ///< input that does not parse at all (e.g. not JSON), as opposed to unusable
   kConfig,           ///< kubeconfig or environment cannot be used
   kUnreachable,      ///< network failure talking to a server (worth retrying)
   kTlsVerification,  ///< the server certificate does not verify (not worth retrying)

@@ -146,10 +146,10 @@ WebhookResponse WebhookService::handle(const EventRequest& request, std::string_
   auto decoded = decode_events(request, source, settings_.decode);
   if (!decoded) {
     const Error& e = decoded.error();
-    const int status = e.code == ErrorCode::kNotFound         ? 404
-                       : e.code == ErrorCode::kUnauthorized   ? 401
-                       : e.message.rfind("malformed", 0) == 0 ? 400
-                                                              : 422;
+    const int status = e.code == ErrorCode::kNotFound       ? 404
+                       : e.code == ErrorCode::kUnauthorized ? 401
+                       : e.code == ErrorCode::kMalformed    ? 400
+                                                            : 422;
     return error_response(status, e.message);
   }
   counters_.events += decoded->events;

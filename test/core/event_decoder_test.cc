@@ -146,8 +146,11 @@ TEST_CASE("bad bodies are clear errors, never crashes") {
     REQUIRE_MESSAGE(std::string_view(c.want).size() > 0, "every case names its message");
     auto r = decode_events(c.body, c.source);
     REQUIRE_FALSE(r.ok());
-    CHECK(r.error().code == (std::string_view(c.source) == "nosuch" ? ErrorCode::kNotFound
-                                                                    : ErrorCode::kInvalidArgument));
+    const ErrorCode want = std::string_view(c.source) == "nosuch" ? ErrorCode::kNotFound
+                           : std::string_view(c.want) == "malformed JSON"
+                               ? ErrorCode::kMalformed
+                               : ErrorCode::kInvalidArgument;
+    CHECK(r.error().code == want);
     CHECK(r.error().message.find(c.want) != std::string::npos);
   }
 }

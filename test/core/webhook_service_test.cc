@@ -97,6 +97,21 @@ TEST_CASE("serve with --patch-children reaches a CES's children through the pare
   CHECK_FALSE(kube.patched[1].ends_with(" +children"));
 }
 
+TEST_CASE("a body that does not parse is 400, one that parses but is unusable is 422") {
+  test::FakeKube kube;
+  KeyIndex index;
+  WebhookCounters counters;
+  WebhookService service(
+      kube, &index, [] { return true; }, WebhookSettings{}, counters);
+  const auto malformed = service.handle("", "{oops");
+  CHECK(malformed.status == 400);
+  CHECK(malformed.body.find("malformed JSON") != std::string::npos);
+  // The status follows the error's code, not its wording.
+  const auto unusable = service.handle("", R"({"keys": "malformed"})");
+  CHECK(unusable.status == 422);
+  CHECK(kube.patched.empty());
+}
+
 TEST_CASE("serve reports an invalid find regexp and skips a generatorRef object unless --force") {
   test::FakeKube kube;
   KeyIndex index;
