@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -23,11 +24,13 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Admits POST /hook with Basic hook:pw; its handler can be made slow.
+// Admits POST /hook with Basic hook:pw; its handler can be made slow, or held until released.
 class TestHandler final : public Handler {
  public:
+  std::atomic<int> entered{0};  ///< requests a worker has begun to handle
   std::atomic<int> handled{0};
   std::atomic<int> delay_ms{0};
+  std::atomic<bool> hold{false};        ///< while true, handle() waits (10 s at most)
   std::atomic<size_t> limit{SIZE_MAX};  ///< body_limit() for every request
 
   std::optional<Response> admit(const RequestHead& head) override {
@@ -40,6 +43,8 @@ class TestHandler final : public Handler {
   }
   size_t body_limit(const RequestHead&) override { return limit.load(); }
   Response handle(const Request& request) override {
+    ++entered;
+    for (int i = 0; i < 1000 && hold.load(); ++i) std::this_thread::sleep_for(10ms);
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms.load()));
     ++handled;
     return Response{200, "text/plain", "got " + std::to_string(request.body.size()), {}};
@@ -75,6 +80,15 @@ struct RunningServer {
   }
 };
 
+// Waits up to 10 s for `condition`.
+bool eventually(const std::function<bool()>& condition) {
+  for (int i = 0; i < 1000; ++i) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return condition();
+}
+
 int connect_to(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
@@ -83,6 +97,18 @@ int connect_to(int port) {
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
   return fd;
+}
+
+// A connection to `port`, or -1 when it is refused.
+int try_connect(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return fd;
+  ::close(fd);
+  return -1;
 }
 
 // Connects to [::1]:port; -1 when the connection is refused.
@@ -245,7 +271,7 @@ TEST_CASE("a full worker pool and queue answer 503 at once") {
                               "Content-Length: 1\r\nConnection: close\r\n\r\nx";
   const int busy = connect_to(s.port);
   send_all(busy, request);
-  std::this_thread::sleep_for(200ms);  // the worker is now in the slow handler
+  REQUIRE(eventually([&] { return s.handler.entered == 1; }));  // the worker is in the handler
   const int queued = connect_to(s.port);
   send_all(queued, request);
   std::this_thread::sleep_for(200ms);
@@ -291,21 +317,22 @@ TEST_CASE("a client that never reads does not hold a worker past the write deadl
 
 TEST_CASE("stop lets an in-flight request finish and refuses new connections") {
   auto s = std::make_unique<RunningServer>(ServerOptions{}, 5000ms);
-  s->handler.delay_ms = 1000;
+  TestHandler& handler = s->handler;
+  handler.hold = true;
   const int fd = connect_to(s->port);
   send_all(fd, "POST /hook HTTP/1.1\r\nHost: h\r\n" + kAuth +
                    "Content-Length: 1\r\nConnection: close\r\n\r\nx");
-  std::this_thread::sleep_for(200ms);
+  REQUIRE(eventually([&] { return handler.entered == 1; }));
   const int port = s->port;
   std::thread stopper([&] { s.reset(); });  // stops, drains, joins
-  std::this_thread::sleep_for(400ms);
-  const int late = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  CHECK(::connect(late, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0);
-  ::close(late);
+  // While the request is still held in the handler, the listener is closed.
+  CHECK(eventually([&] {
+    const int late = try_connect(port);
+    if (late >= 0) ::close(late);
+    return late < 0;
+  }));
+  CHECK(handler.handled == 0);
+  handler.hold = false;
   CHECK(read_until_close(fd).find("200 OK") != std::string::npos);
   stopper.join();
   ::close(fd);
@@ -454,7 +481,8 @@ TEST_CASE("stop closes idle connections at once and answers in-flight requests w
   s->handler.delay_ms = 800;
   const int busy = connect_to(s->port);
   send_all(busy, kKeepAlive);  // keep-alive asked for, but the server is stopping
-  std::this_thread::sleep_for(200ms);
+  TestHandler& handler = s->handler;
+  REQUIRE(eventually([&] { return handler.entered == 2; }));  // the first request, then this
   const auto start = std::chrono::steady_clock::now();
   std::thread stopper([&] { s.reset(); });
   const std::string reply = read_until_close(busy);
