@@ -149,15 +149,19 @@ def main():
         return sorted((r["t1"] - r["t0"]) / 1e6 for r in by_phase.get(name, [])
                       if r["status"] and 200 <= r["status"] < 300)
     if "hostile" in by_phase and "baseline" in by_phase:
-        base, hostile = ok_latency("baseline"), ok_latency("hostile")
+        # The reference is the same load without attackers, before and after them: one phase of
+        # a noisy shared machine alone moves p99 by more than the target.
+        base = sorted(ok_latency("baseline") + ok_latency("after-hostile"))
+        hostile = ok_latency("hostile")
         if not hostile:
             failures.append("no request answered 2xx in the hostile phase")
         else:
             grew50 = percentile(hostile, 50) - percentile(base, 50)
             grew99 = percentile(hostile, 99) - percentile(base, 99)
             ratio = percentile(hostile, 99) / max(percentile(base, 99), 0.001)
-            print(f"\nhostile phase against baseline: p50 {grew50:+.1f} ms, p99 {grew99:+.1f} ms "
-                  f"(hostile/baseline p99 {ratio:.2f}); target: p99 grows by at most 50 ms")
+            print(f"\nhostile phase against the load without attackers (baseline and after-hostile): "
+                  f"p50 {grew50:+.1f} ms, p99 {grew99:+.1f} ms (ratio of p99 {ratio:.2f}); "
+                  f"target: p99 grows by at most 50 ms")
             if grew99 > 50:
                 failures.append(f"the hostile phase grew p99 by {grew99:.1f} ms (target 50 ms)")
     all_ok_latency.sort()

@@ -444,8 +444,10 @@ class ServeHandler final : public http::Handler {
     return authenticated(head, credentials_.current()) ? SIZE_MAX : kAnonymousBody;
   }
 
-  http::Response handle(const http::Request& request) override {
-    const std::string path = request.head.target.substr(0, request.head.target.find('?'));
+  // Probes and /metrics are answered by the server's own thread: whoever may send them (anyone,
+  // without --metrics-auth) never takes a worker from webhooks, however fast they pipeline.
+  std::optional<http::Response> answer_at_once(const http::RequestHead& head) override {
+    const std::string path = head.target.substr(0, head.target.find('?'));
     if (path == "/healthz") return json(200, "", "{\"status\":\"ok\"}");
     if (path == "/readyz") {
       return ready_() ? json(200, "", "{\"status\":\"ready\"}")
@@ -456,6 +458,12 @@ class ServeHandler final : public http::Handler {
     if (path == "/metrics") {
       return http::Response{200, "text/plain; version=0.0.4", render_(), {}};
     }
+    return std::nullopt;
+  }
+
+  http::Response handle(const http::Request& request) override {
+    const std::string path = request.head.target.substr(0, request.head.target.find('?'));
+    if (auto at_once = answer_at_once(request.head)) return *at_once;
     const std::string source = path.size() > 9 ? path.substr(9) : "";
     EventRequest event;
     event.body = request.body;

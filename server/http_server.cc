@@ -490,6 +490,13 @@ HttpServer::Loop::Next HttpServer::Loop::read_body(Connection& c) {
 // A complete, admitted request goes to a worker, or, with the queue full, is answered 503 at
 // once: never dropped without an answer.
 HttpServer::Loop::Next HttpServer::Loop::dispatch(Connection& c) {
+  if (c.body.empty()) {
+    if (auto r = handler_.answer_at_once(c.head)) {
+      const bool keep = c.head.keep_alive && !stopping_ &&
+                        c.served + 1 < std::max(options_.max_requests_per_connection, 1);
+      return respond(c, *r, !keep);
+    }
+  }
   // The body stays counted while a worker has it: it may not take the total past the limit.
   account(c);
   if (buffered_ > options_.max_buffered_bytes) {

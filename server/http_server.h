@@ -43,6 +43,12 @@ class Handler {
   /// is decoded): e.g. smaller for a request admitted without credentials. The server applies
   /// the smaller of this and its own limit, answering 413 beyond it.
   virtual size_t body_limit(const RequestHead& /*head*/) { return SIZE_MAX; }
+  /// A cheap answer the server gives itself to an admitted request without a body (a probe,
+  /// /metrics), on its own thread and without a worker: nullopt sends it to a worker. Requests
+  /// anyone may send must not queue for the workers that serve webhooks.
+  virtual std::optional<Response> answer_at_once(const RequestHead& /*head*/) {
+    return std::nullopt;
+  }
   /// The response to a complete request.
   virtual Response handle(const Request& request) = 0;
   /// Called once per request answered (also for rejected ones), for the access log and metrics.

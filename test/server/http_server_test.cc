@@ -34,6 +34,7 @@ class TestHandler final : public Handler {
   std::atomic<size_t> limit{SIZE_MAX};  ///< body_limit() for every request
 
   std::optional<Response> admit(const RequestHead& head) override {
+    if (head.target == "/probe") return std::nullopt;  // anyone may ask
     if (head.target != "/hook") return Response{404, "application/json", "{}", {}};
     const std::string* auth = head.header("authorization");
     if (auth == nullptr || !authorized(*auth, ExpectedCredentials{"hook", "pw", ""})) {
@@ -42,6 +43,10 @@ class TestHandler final : public Handler {
     return std::nullopt;
   }
   size_t body_limit(const RequestHead&) override { return limit.load(); }
+  std::optional<Response> answer_at_once(const RequestHead& head) override {
+    if (head.target != "/probe") return std::nullopt;
+    return Response{200, "text/plain", "up", {}};
+  }
   Response handle(const Request& request) override {
     ++entered;
     for (int i = 0; i < 1000 && hold.load(); ++i) std::this_thread::sleep_for(10ms);
@@ -704,6 +709,43 @@ TEST_CASE("bodies queued for a worker count toward the buffered-bytes limit") {
   send_all(third, post(40 * 1024));
   CHECK(read_until_close(third).find("got 40960") != std::string::npos);
   for (int fd : {first, second, third}) ::close(fd);
+}
+
+TEST_CASE("probes are answered without a worker while every worker is busy and the queue full") {
+  ServerOptions options;
+  options.workers = 1;
+  options.queue = 1;
+  RunningServer s(options);
+  s.handler.delay_ms = 2000;
+  const std::string hook = "POST /hook HTTP/1.1\r\nHost: h\r\n" + kAuth +
+                           "Content-Length: 1\r\nConnection: close\r\n\r\nx";
+  const int busy = connect_to(s.port);
+  send_all(busy, hook);
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (s.server->busy_workers() == 0 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(5ms);
+  }
+  REQUIRE(s.server->busy_workers() == 1);
+  const int queued = connect_to(s.port);
+  send_all(queued, hook);
+  // 20 pipelined probes on one connection: all answered while the worker is still busy.
+  const int prober = connect_to(s.port);
+  std::string probes;
+  for (int i = 0; i < 19; ++i) probes += "GET /probe HTTP/1.1\r\nHost: h\r\n\r\n";
+  probes += "GET /probe HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
+  send_all(prober, probes);
+  const std::string out = read_until_close(prober, 1500ms);
+  size_t answers = 0;
+  for (size_t at = out.find("HTTP/1.1 200"); at != std::string::npos;
+       at = out.find("HTTP/1.1 200", at + 1)) {
+    ++answers;
+  }
+  CHECK(answers == 20);
+  CHECK(s.server->busy_workers() == 1);  // the slow webhook still holds the only worker
+  CHECK(s.handler.handled == 0);
+  CHECK(read_until_close(busy).find("200 OK") != std::string::npos);
+  CHECK(read_until_close(queued).find("200 OK") != std::string::npos);
+  for (int fd : {busy, queued, prober}) ::close(fd);
 }
 
 }  // namespace eso::http
