@@ -1086,7 +1086,7 @@ TEST_CASE("Expect: 100-continue over --max-body is refused 413 without a 100 Con
   }
 }
 
-TEST_CASE("serve takes WEBHOOK_BEARER_TOKEN as a Bearer credential; a wrong token is 401") {
+TEST_CASE("serve takes WEBHOOK_BEARER_TOKEN as a Bearer credential, and a wrong token is 401") {
   const auto ns = unique_namespace("serve-bearer");
   kubectl({"apply", "-f", "-"}, external_secret_yaml(ns, "db", {"/bearer/" + ns}));
   Server server({"-n", ns}, {"--log-format", "json"}, {"WEBHOOK_BEARER_TOKEN=bt-7Qx2-env"});
