@@ -879,6 +879,7 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
   std::atomic<bool> stop_reflectors{false};
   const auto watch_seconds = std::max(
       std::chrono::seconds(1), std::chrono::duration_cast<std::chrono::seconds>(*watch_timeout));
+  const auto index_began = std::chrono::steady_clock::now();
   if (!options.no_index) {
     for (const auto& scope : settings.scopes) {
       kube::ReflectorOptions ro;
@@ -942,15 +943,17 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
   print_start_up(
       options, *ports, tls != nullptr, credentials.current(),
       scope_description(global, *client) + (global.all_namespaces ? "" : " (-A: every namespace)"));
-  std::thread synced_log;
-  std::atomic<bool> served{false};
+  // Joined (and told to stop) when it goes out of scope, however run_serve ends.
+  std::jthread synced_log;
   if (!options.no_index) {
-    synced_log = std::thread([&, began = std::chrono::steady_clock::now()] {
-      while (!ready() && !served) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      if (served) return;
+    synced_log = std::jthread([&](const std::stop_token& stop) {
+      while (!ready() && !stop.stop_requested()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      if (stop.stop_requested()) return;
       fmt::print(stderr, "eso-updater serve: index synced: {} object(s) in {} ms\n", index.size(),
                  std::chrono::duration_cast<std::chrono::milliseconds>(
-                     std::chrono::steady_clock::now() - began)
+                     std::chrono::steady_clock::now() - index_began)
                      .count());
     });
   }
@@ -960,8 +963,7 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
   ::sigaction(SIGTERM, &action, nullptr);
   ::sigaction(SIGINT, &action, nullptr);
   server.serve(g_stop, *drain);
-  served = true;
-  if (synced_log.joinable()) synced_log.join();
+  synced_log = {};  // stops and joins it
   stop_reflectors = true;
   for (auto& t : threads) t.join();
   fmt::print(stderr, "eso-updater serve: stopped\n");

@@ -384,9 +384,10 @@ int run_trigger(const GlobalOptions& global, const TriggerCommandOptions& given)
   }
   MatchScope scope = match_scope(options.scope, *stores);
   scope.event_rule = keys->key_rule;  // an event's own key rule (DESIGN.md §3)
-  const auto started = std::chrono::steady_clock::now();
   MatchStream stream(keys->keys, scope, keys->paths, keys->configs);
   auto round = stream_round(global, *client, stream, plan_options_for(options), options);
+  // --timeout counts from the end of the list (it may take seconds on 50,000 objects).
+  const auto started = std::chrono::steady_clock::now();
   if (!round.listed) return list_failed(round.listed, round.results);
   warn_problems(stream.result().problems);
   if (!options.dry_run) {

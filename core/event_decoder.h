@@ -99,8 +99,8 @@ std::span<const EventSource> event_sources();
 
 /// Decodes a notification with the decoder `source`, or the first whose shape fits when
 /// `source` is empty. Pure: bytes in, keys or an error out. Errors carry a message fit for an
-/// HTTP body: kInvalidArgument for malformed JSON (message starts "malformed") and bodies no
-/// decoder can use, kNotFound for an unknown source, kUnauthorized for a missing, wrong or
+/// HTTP body: kMalformed for bytes that are not JSON, kInvalidArgument for bodies no decoder can
+/// use, kNotFound for an unknown source, kUnauthorized for a missing, wrong or
 /// stale signature.
 Result<DecodedEvents> decode_events(const EventRequest& request, std::string_view source,
                                     const DecodeOptions& options = {});

@@ -126,17 +126,20 @@ void KeyIndex::replace(const std::string& kind, const std::string& namespace_nam
   std::sort(entries_.begin(), entries_.end());
   entries_.erase(std::unique(entries_.begin(), entries_.end()), entries_.end());
   entries_.shrink_to_fit();
+  objects_ = ids_.size();
 }
 
 void KeyIndex::upsert(ExternalSecret object) {
   std::lock_guard lock(mu_);
   drop_locked(object.ref);
   add_locked(std::move(object), false);
+  objects_ = ids_.size();
 }
 
 void KeyIndex::remove(const ObjectRef& ref) {
   std::lock_guard lock(mu_);
   drop_locked(ref);
+  objects_ = ids_.size();
 }
 
 std::vector<ExternalSecret> KeyIndex::candidates(const std::vector<std::string>& keys) const {
@@ -162,10 +165,7 @@ std::vector<ExternalSecret> KeyIndex::all() const {
   return out;
 }
 
-size_t KeyIndex::size() const {
-  std::lock_guard lock(mu_);
-  return ids_.size();
-}
+size_t KeyIndex::size() const { return objects_.load(); }
 
 size_t KeyIndex::key_count() const {
   std::lock_guard lock(mu_);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -33,7 +34,7 @@ class KeyIndex final : public InventorySink {
   /// Copies of every object: what a folder-only event (Infisical) has to look at.
   std::vector<ExternalSecret> all() const;
 
-  size_t size() const;       ///< objects indexed
+  size_t size() const;       ///< objects indexed (without the lock: /metrics reads it)
   size_t key_count() const;  ///< distinct index entries
 
  private:
@@ -75,6 +76,7 @@ class KeyIndex final : public InventorySink {
   static ExternalSecret expand(const Slot& slot);
 
   mutable std::mutex mu_;
+  std::atomic<size_t> objects_{0};  ///< ids_.size(), kept for readers that must not wait
   std::map<ObjectRef, Id> ids_;
   std::vector<Slot> slots_;        ///< by id; a freed slot has an empty name
   std::set<std::string> strings_;  ///< interned; few distinct values, never shrinks

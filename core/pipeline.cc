@@ -62,19 +62,20 @@ void EarlyPatcher::submit(const TriggerPlan& plan) {
   for (const auto& patch : plan.patches) {
     if (!submitted_.insert(patch.target).second) continue;
     queue_.push_back(Job{patch.target, patch.annotation, patch.place});
-    // A thread per patch in flight, up to the concurrency; idle ones are reused.
-    if (idle_ == 0 && threads_.size() < concurrency_) {
-      threads_.emplace_back([this] { work(); });
-    } else {
-      cv_.notify_one();
-    }
   }
+  // Idle threads take what they can (a notified one counts as idle until it takes the lock);
+  // for the rest, new threads up to the concurrency.
+  while (queue_.size() > idle_ && threads_.size() < concurrency_) {
+    threads_.emplace_back([this] { work(); });
+    ++idle_;  // it will wait for work like the others; counted now, so the loop ends
+  }
+  cv_.notify_all();
 }
 
 void EarlyPatcher::work() {
   std::unique_lock lock(mu_);
-  for (;;) {
-    ++idle_;
+  for (bool counted = true;; counted = false) {
+    if (!counted) ++idle_;  // a new thread was counted idle by submit()
     cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
     --idle_;
     if (queue_.empty()) return;  // closing
@@ -91,8 +92,15 @@ void EarlyPatcher::work() {
     lock.lock();
     --running_;
     done_.emplace(job.target, std::move(result));
-    if (progress_) progress_(done_.size(), submitted_.size());
+    const size_t finished = done_.size();
+    const size_t submitted = submitted_.size();
     cv_.notify_all();
+    if (progress_) {  // never under mu_: a slow terminal must not hold the patchers
+      lock.unlock();
+      std::lock_guard printing(progress_mu_);
+      progress_(finished, submitted);
+      lock.lock();
+    }
   }
 }
 

@@ -73,6 +73,7 @@ class EarlyPatcher {
   std::string value_;
   size_t concurrency_;
   PatchProgress progress_;
+  std::mutex progress_mu_;  ///< one progress call at a time
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Job> queue_;

@@ -60,6 +60,30 @@ TEST_CASE("an early patcher patches each target once, a bounded number at a time
   CHECK(kube.peak >= 2);
 }
 
+TEST_CASE("a big page after a small one is patched at the full concurrency") {
+  test::FakeKube kube;
+  EarlyPatcher patcher(kube, "v", 4);
+  MatchStream stream({"/k"}, MatchScope{});
+  patcher.submit(plan_trigger(stream.add({reading("first", "/k")}), plan_options()));
+  // The first page's one patch is done and its thread idle when the next page comes.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (bool done = false; !done && std::chrono::steady_clock::now() < until;) {
+    {
+      std::lock_guard lock(kube.mu);
+      done = !kube.patched.empty();
+    }
+    if (!done) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  std::vector<ExternalSecret> page;
+  for (int i = 0; i < 40; ++i) page.push_back(reading("o" + std::to_string(i), "/k"));
+  patcher.submit(plan_trigger(stream.add(std::move(page)), plan_options()));
+  const auto results = patcher.finish(plan_trigger(stream.result().matches, plan_options()));
+  CHECK(results.size() == 41);
+  CHECK(kube.patched.size() == 41);
+  CHECK(kube.peak >= 3);  // one idle thread alone would patch the 40 one after another
+  CHECK(kube.peak <= 4);
+}
+
 TEST_CASE("a patch for a match on the first page starts before the second page is read") {
   test::FakeKube kube;
   EarlyPatcher patcher(kube, "v", 2);
