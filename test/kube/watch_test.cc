@@ -4,11 +4,13 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
+#include "core/pipeline.h"
 #include "kube/reflector.h"
 #include "test/cli/cluster_fixture.h"
 
@@ -178,20 +180,44 @@ TEST_CASE("a silent watch and a compacted resourceVersion each make the reflecto
   paged.namespace_name = "compaction";
   paged.page_size = 2;
   int pages = 0;
-  paged.after_page = [&](int page) {
-    pages = page;
-    if (page != 1) return;
-    cluster.kubectl_here({"create", "configmap", "bump", "-n", "elsewhere"});
+  int bumps = 0;
+  const auto compact = [&] {  // a write, then etcd compacted to it: the continue token expires
+    cluster.kubectl_here(
+        {"create", "configmap", fmt::format("bump-{}", bumps++), "-n", "elsewhere"});
     const std::string now = etcd(cluster.state_dir(), "/v3/kv/range", R"({"key":"AA=="})");
     const auto r = now.find("\"revision\":\"");
     etcd(cluster.state_dir(), "/v3/kv/compaction",
          R"({"revision":")" + now.substr(r + 12, now.find('"', r + 12) - r - 12) +
              R"(","physical":true})");
   };
+  paged.after_page = [&](int page) {
+    pages = page;
+    if (page == 1) compact();
+  };
   auto listed = client->list_external_secrets(paged);
   REQUIRE(listed.ok());
   CHECK(listed->size() == 5);  // es + page-0..3 (later is created below)
   CHECK(pages == 2);           // page 1, then the fallback's single page
+
+  // Streamed, the same happens page by page: page 1's objects come again in the fallback's
+  // page, and a MatchStream counts each object once.
+  MatchStream stream({"/p"}, MatchScope{});
+  int delivered = 0;
+  size_t objects = 0;
+  const auto streamed =
+      client->stream_objects("ExternalSecret", paged, [&](std::vector<ExternalSecret> page) {
+        ++delivered;
+        objects += page.size();
+        stream.add(std::move(page));
+        return ok_status();
+      });
+  REQUIRE(streamed.ok());
+  CHECK(delivered == 2);
+  CHECK(objects == 2 + 5);
+  std::set<ObjectRef> matched;
+  for (const auto& m : stream.result().matches) matched.insert(m.object->ref);
+  CHECK(matched.size() == stream.result().matches.size());  // none twice
+  CHECK(matched.count(ObjectRef{"ExternalSecret", "compaction", "page-3"}) == 1);
 
   // And it keeps following changes afterwards.
   cluster.kubectl_here({"apply", "-f", "-"}, external_secret_yaml("compaction", "later", {"/c/2"}));
