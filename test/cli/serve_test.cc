@@ -22,6 +22,7 @@
 #include "core/event_decoder.h"
 #include "core/http/escape.h"
 #include "test/cli/cluster_fixture.h"
+#include "test/loopback_socket.h"
 
 namespace eso::test {
 namespace {
@@ -152,24 +153,6 @@ class Server {
   std::vector<std::string> secrets_;
   std::unique_ptr<BackgroundProcess> process_;
 };
-
-// A blocking loopback connection to `port` whose reads and writes give up after 10 s.
-int connect_loopback(const std::string& port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  timeval timeout{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(port)));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
 
 void send_all(int fd, const std::string& bytes) {
   REQUIRE(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
@@ -316,7 +299,7 @@ TEST_CASE("SIGTERM drains: a request still arriving is answered and acted on, th
   kubectl({"apply", "-f", "-"}, external_secret_yaml(ns, "db", {key}));
   Server server({"-n", ns}, {"--drain-timeout", "60s"});
   const std::string body = R"({"keys":[")" + key + R"("]})";
-  const int fd = connect_loopback(server.port());
+  const int fd = connect_loopback(std::stoi(server.port()));
   REQUIRE(fd >= 0);
   send_all(fd, post_head(body.size(), true));
   // 100 Continue: serve has read and admitted the head; the request is in flight.
@@ -326,7 +309,7 @@ TEST_CASE("SIGTERM drains: a request still arriving is answered and acted on, th
   // Draining: the listener is closed, so a new connection is refused.
   bool refused = false;
   for (int i = 0; i < 200 && !refused; ++i) {  // 10 s at most
-    const int probe = connect_loopback(server.port());
+    const int probe = connect_loopback(std::stoi(server.port()));
     refused = probe < 0;
     if (probe >= 0) ::close(probe);
     if (!refused) std::this_thread::sleep_for(50ms);
@@ -347,7 +330,7 @@ TEST_CASE("SIGTERM drains: a request still arriving is answered and acted on, th
 TEST_CASE("SIGTERM drains for --drain-timeout at most: a request that never completes is cut") {
   const auto ns = unique_namespace("serve-term-cut");
   Server server({"-n", ns}, {"--drain-timeout", "2s"});
-  const int fd = connect_loopback(server.port());
+  const int fd = connect_loopback(std::stoi(server.port()));
   REQUIRE(fd >= 0);
   send_all(fd, post_head(100, true));
   REQUIRE(read_until(fd, "\r\n\r\n") == "HTTP/1.1 100 Continue\r\n\r\n");
@@ -1050,7 +1033,7 @@ TEST_CASE("Expect: 100-continue over --max-body is refused 413 without a 100 Con
   kubectl({"apply", "-f", "-"}, external_secret_yaml(ns, "db", {"/expect/" + ns}));
   Server server({"-n", ns}, {"--max-body", "1024"});
   {
-    const int fd = connect_loopback(server.port());
+    const int fd = connect_loopback(std::stoi(server.port()));
     REQUIRE(fd >= 0);
     send_all(fd, post_head(1025, true));
     const std::string answer = read_until(fd);  // serve closes after an early error
@@ -1062,7 +1045,7 @@ TEST_CASE("Expect: 100-continue over --max-body is refused 413 without a 100 Con
   }
   {
     // Within the limit but without credentials: 401, and no 100 Continue either.
-    const int fd = connect_loopback(server.port());
+    const int fd = connect_loopback(std::stoi(server.port()));
     REQUIRE(fd >= 0);
     send_all(fd, post_head(100, true, false));
     const std::string answer = read_until(fd);
@@ -1074,7 +1057,7 @@ TEST_CASE("Expect: 100-continue over --max-body is refused 413 without a 100 Con
   {
     // Within the limit: 100 Continue, then the body, then the answer.
     const std::string body = R"({"keys":["/expect/)" + ns + R"("]})";
-    const int fd = connect_loopback(server.port());
+    const int fd = connect_loopback(std::stoi(server.port()));
     REQUIRE(fd >= 0);
     send_all(fd, post_head(body.size(), true));
     CHECK(read_until(fd, "\r\n\r\n") == "HTTP/1.1 100 Continue\r\n\r\n");

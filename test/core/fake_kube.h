@@ -13,9 +13,23 @@
 
 namespace eso::test {
 
+/// A KubeApi with nothing in it: empty lists. Fakes derive from it and add what they play.
+class EmptyKube : public KubeApi {
+ public:
+  Result<std::vector<ExternalSecret>> list_external_secrets(const ListScope&) override {
+    return std::vector<ExternalSecret>{};
+  }
+  Result<std::vector<ExternalSecret>> list_cluster_external_secrets(const ListScope&) override {
+    return std::vector<ExternalSecret>{};
+  }
+  Result<std::vector<SecretStoreRecord>> list_secret_stores(const ListScope&) override {
+    return std::vector<SecretStoreRecord>{};
+  }
+};
+
 /// A KubeApi for unit tests: records patches, fails the ones named in `fail`, tracks the peak
 /// number of patches in flight, and answers GETs through `get`.
-class FakeKube final : public KubeApi {
+class FakeKube final : public EmptyKube {
  public:
   std::set<std::string> fail;
   std::atomic<int> in_flight{0};
@@ -27,15 +41,6 @@ class FakeKube final : public KubeApi {
   };
   std::atomic<int> gets{0};
 
-  Result<std::vector<ExternalSecret>> list_external_secrets(const ListScope&) override {
-    return std::vector<ExternalSecret>{};
-  }
-  Result<std::vector<ExternalSecret>> list_cluster_external_secrets(const ListScope&) override {
-    return std::vector<ExternalSecret>{};
-  }
-  Result<std::vector<SecretStoreRecord>> list_secret_stores(const ListScope&) override {
-    return std::vector<SecretStoreRecord>{};
-  }
   Result<SyncState> get_sync_state(const ObjectRef& target) override {
     ++gets;
     return get(target);

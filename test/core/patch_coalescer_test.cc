@@ -12,11 +12,13 @@
 
 #include <doctest/doctest.h>
 
+#include "test/core/fake_kube.h"
+
 namespace eso {
 namespace {
 
 // A KubeApi whose patches block until the test opens the gate; counts the patches.
-class GatedKube final : public KubeApi {
+class GatedKube final : public test::EmptyKube {
  public:
   std::mutex mu;
   std::condition_variable cv;
@@ -24,15 +26,6 @@ class GatedKube final : public KubeApi {
   int started = 0;
   std::vector<std::string> values;
 
-  Result<std::vector<ExternalSecret>> list_external_secrets(const ListScope&) override {
-    return std::vector<ExternalSecret>{};
-  }
-  Result<std::vector<ExternalSecret>> list_cluster_external_secrets(const ListScope&) override {
-    return std::vector<ExternalSecret>{};
-  }
-  Result<std::vector<SecretStoreRecord>> list_secret_stores(const ListScope&) override {
-    return std::vector<SecretStoreRecord>{};
-  }
   Result<SyncState> get_sync_state(const ObjectRef&) override {
     return Error{ErrorCode::kNotFound, "not found"};
   }

@@ -16,6 +16,7 @@
 #include <doctest/doctest.h>
 
 #include "server/http_server.h"
+#include "test/loopback_socket.h"
 
 namespace eso::http {
 namespace {
@@ -99,21 +100,6 @@ struct TlsServer {
   std::string url() const { return "https://127.0.0.1:" + std::to_string(port) + "/x"; }
 };
 
-// A blocking loopback connection to `port` (reads time out after 10 s: never a hang).
-int connect_loopback(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  timeval timeout{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  return fd;
-}
-
 using SslCtxPtr = std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)>;
 using SessionPtr = std::unique_ptr<SSL_SESSION, decltype(&SSL_SESSION_free)>;
 
@@ -146,7 +132,8 @@ struct TlsExchange {
 
 TlsExchange exchange(SSL_CTX* ctx, int port, SSL_SESSION* offer) {
   TlsExchange out;
-  const int fd = connect_loopback(port);
+  const int fd = test::connect_loopback(port);
+  REQUIRE(fd >= 0);
   SSL* ssl = SSL_new(ctx);
   REQUIRE(ssl != nullptr);
   SSL_set_fd(ssl, fd);
