@@ -1,0 +1,289 @@
+#include "webhook/verify/sns_verifier.h"
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+
+#include <algorithm>
+#include <regex>
+
+#include <fmt/format.h>
+
+#include "core/base64.h"
+
+namespace eso::webhook {
+namespace {
+
+constexpr size_t kMaxHostBytes = 253;  // RFC 1035 §2.3.4, and a bound for std::regex
+constexpr int kMaxChainCerts = 8;
+
+using X509Ptr = std::unique_ptr<X509, decltype(&X509_free)>;
+using StorePtr = std::unique_ptr<X509_STORE, decltype(&X509_STORE_free)>;
+using Clock = std::chrono::system_clock;
+
+struct Chain {
+  X509Ptr leaf{nullptr, X509_free};
+  std::unique_ptr<STACK_OF(X509), void (*)(STACK_OF(X509)*)> rest{
+      sk_X509_new_null(), [](STACK_OF(X509) * s) { sk_X509_pop_free(s, X509_free); }};
+};
+
+// The certificates of a PEM document, leaf first.
+std::optional<Chain> read_chain(std::string_view pem) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
+  Chain chain;
+  if (!bio || !chain.rest) return std::nullopt;
+  for (int i = 0; i < kMaxChainCerts; ++i) {
+    X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr);
+    if (cert == nullptr) break;
+    if (!chain.leaf) {
+      chain.leaf.reset(cert);
+    } else if (sk_X509_push(chain.rest.get(), cert) == 0) {
+      X509_free(cert);
+    }
+  }
+  ERR_clear_error();  // the end of the PEM data is reported as an error
+  if (!chain.leaf) return std::nullopt;
+  return chain;
+}
+
+// The CAs certificate chains must end in: the file's, or the system's.
+Result<StorePtr> trust_store(const std::string& ca_file) {
+  StorePtr store(X509_STORE_new(), X509_STORE_free);
+  if (!store) return Error{ErrorCode::kInternal, "OpenSSL could not make a certificate store"};
+  const bool loaded = ca_file.empty() ? X509_STORE_set_default_paths(store.get()) == 1
+                                      : X509_STORE_load_file(store.get(), ca_file.c_str()) == 1;
+  ERR_clear_error();
+  if (!loaded) {
+    return Error{ErrorCode::kConfig,
+                 fmt::format("cannot load the CA file {:?} for SNS certificates", ca_file)};
+  }
+  return store;
+}
+
+}  // namespace
+
+std::string_view to_string(SnsFailure reason) {
+  switch (reason) {
+    case SnsFailure::kMalformedMessage:
+      return "malformed_message";
+    case SnsFailure::kTopicNotAllowed:
+      return "topic_not_allowed";
+    case SnsFailure::kUnsupportedSignatureVersion:
+      return "unsupported_signature_version";
+    case SnsFailure::kCertUrlNotAllowed:
+      return "cert_url_not_allowed";
+    case SnsFailure::kBadCertificate:
+      return "bad_certificate";
+    case SnsFailure::kBadSignature:
+      return "bad_signature";
+  }
+  return "unknown";
+}
+
+struct SnsVerifier::Impl {
+  SnsConfig config;
+  std::shared_ptr<HttpsFetcher> fetcher;
+  WallClock clock;
+  std::regex host_pattern;
+  StorePtr store{nullptr, X509_STORE_free};
+
+  struct CachedKey {
+    PublicKey key;
+    Clock::time_point expires;
+    uint64_t order = 0;  ///< insertion order; the smallest is evicted first
+  };
+  mutable std::mutex mu;
+  std::map<std::string, CachedKey, std::less<>> cache;
+  uint64_t next_order = 0;
+  size_t fetches = 0;
+  std::optional<Clock::time_point> last_failure;
+
+  bool topic_allowed(std::string_view arn) const {
+    const auto& allowed = config.allowed_topic_arns;
+    return std::find(allowed.begin(), allowed.end(), arn) != allowed.end();
+  }
+  Result<HttpsUrl> sns_url(std::string_view url) const;
+  Result<PublicKey> verify_chain(std::string_view pem, Clock::time_point now) const;
+  /// The key of the certificate at `url`: cached, or fetched and verified. An Error with
+  /// kUnreachable when it cannot be fetched, kTlsVerification when it does not verify.
+  Result<PublicKey> signing_key(const HttpsUrl& url);
+  void remember(const std::string& url, PublicKey key, Clock::time_point now);
+};
+
+Result<HttpsUrl> SnsVerifier::Impl::sns_url(std::string_view url) const {
+  auto parsed = parse_https_url(url);
+  if (!parsed) return parsed.error();
+  if (parsed->host.size() > kMaxHostBytes || !std::regex_match(parsed->host, host_pattern)) {
+    return Error{ErrorCode::kInvalidArgument,
+                 fmt::format("the host {:?} is not an SNS host", parsed->host.substr(0, 64))};
+  }
+  return parsed;
+}
+
+Result<PublicKey> SnsVerifier::Impl::verify_chain(std::string_view pem,
+                                                  Clock::time_point now) const {
+  auto chain = read_chain(pem);
+  if (!chain) return Error{ErrorCode::kTlsVerification, "no PEM certificate in the document"};
+  std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> ctx(X509_STORE_CTX_new(),
+                                                                      X509_STORE_CTX_free);
+  if (!ctx ||
+      X509_STORE_CTX_init(ctx.get(), store.get(), chain->leaf.get(), chain->rest.get()) != 1) {
+    return Error{ErrorCode::kInternal, "OpenSSL could not start a chain verification"};
+  }
+  X509_STORE_CTX_set_time(ctx.get(), 0, Clock::to_time_t(now));
+  // With a configured CA file, an intermediate CA in it is an anchor: Amazon's signing
+  // certificates may come without their intermediate.
+  if (!config.ca_file.empty()) X509_STORE_CTX_set_flags(ctx.get(), X509_V_FLAG_PARTIAL_CHAIN);
+  if (X509_verify_cert(ctx.get()) != 1) {
+    const int error = X509_STORE_CTX_get_error(ctx.get());
+    ERR_clear_error();
+    return Error{ErrorCode::kTlsVerification,
+                 fmt::format("the certificate's chain does not verify: {}",
+                             X509_verify_cert_error_string(error))};
+  }
+  PublicKey key = adopt_public_key(X509_get_pubkey(chain->leaf.get()));
+  if (rsa_bits(key.get()) < 2048) {
+    return Error{ErrorCode::kTlsVerification, "the certificate's key is not RSA of 2048 bits"};
+  }
+  return key;
+}
+
+void SnsVerifier::Impl::remember(const std::string& url, PublicKey key, Clock::time_point now) {
+  if (cache.size() >= config.cert_cache_entries && !cache.empty()) {
+    auto oldest = std::min_element(cache.begin(), cache.end(), [](const auto& a, const auto& b) {
+      return a.second.order < b.second.order;
+    });
+    cache.erase(oldest);
+  }
+  if (config.cert_cache_entries == 0) return;
+  cache[url] = CachedKey{std::move(key), now + config.cert_cache_ttl, next_order++};
+}
+
+Result<PublicKey> SnsVerifier::Impl::signing_key(const HttpsUrl& url) {
+  std::lock_guard lock(mu);
+  const auto now = clock();
+  if (auto it = cache.find(url.url); it != cache.end()) {
+    if (now < it->second.expires) return it->second.key;
+    cache.erase(it);
+  }
+  if (last_failure && now >= *last_failure &&
+      now - *last_failure < config.min_failed_fetch_interval) {
+    return Error{ErrorCode::kUnreachable,
+                 "a signing certificate fetch failed moments ago; not fetching again yet"};
+  }
+  ++fetches;
+  auto document = fetcher->get(url.url);
+  if (!document) {
+    last_failure = now;
+    return Error{ErrorCode::kUnreachable, document.error().message};
+  }
+  auto key = verify_chain(document->body, now);
+  if (!key) return key.error();
+  remember(url.url, *key, now);
+  return key;
+}
+
+Result<std::unique_ptr<SnsVerifier>> SnsVerifier::create(SnsConfig config,
+                                                         std::shared_ptr<HttpsFetcher> fetcher,
+                                                         WallClock clock) {
+  if (config.allowed_topic_arns.empty()) {
+    return Error{ErrorCode::kConfig, "SNS verification needs the topic ARNs allowed to deliver"};
+  }
+  auto impl = std::make_unique<Impl>();
+  try {
+    impl->host_pattern = std::regex(config.host_pattern_for_tests, std::regex::ECMAScript);
+  } catch (const std::regex_error& e) {
+    return Error{ErrorCode::kConfig,
+                 fmt::format("the SNS host pattern is not a regex: {}", e.what())};
+  }
+  auto store = trust_store(config.ca_file);
+  if (!store) return store.error();
+  impl->store = std::move(*store);
+  if (!fetcher) fetcher = std::make_shared<CurlHttpsFetcher>(CurlFetcherOptions{config.ca_file});
+  impl->fetcher = std::move(fetcher);
+  impl->clock = or_system_clock(std::move(clock));
+  impl->config = std::move(config);
+  return std::unique_ptr<SnsVerifier>(new SnsVerifier(std::move(impl)));
+}
+
+namespace {
+
+SnsVerdict refuse(SnsVerdict v, SnsFailure reason, std::string detail) {
+  v.outcome = SnsVerdict::Outcome::kRejected;
+  v.reason = reason;
+  v.detail = std::move(detail);
+  return v;
+}
+
+}  // namespace
+
+SnsVerdict SnsVerifier::verify(std::string_view body) {
+  SnsVerdict v;
+  auto parsed = parse_sns_message(body);
+  if (!parsed) return refuse(std::move(v), SnsFailure::kMalformedMessage, parsed.error().message);
+  v.message = std::move(*parsed);
+  const SnsMessage& m = v.message;
+  if (!impl_->topic_allowed(m.topic_arn)) {
+    return refuse(std::move(v), SnsFailure::kTopicNotAllowed,
+                  fmt::format("topic {:?} is not allowed", m.topic_arn.substr(0, 256)));
+  }
+  // SignatureVersion 1 is SHA1withRSA, 2 is SHA256withRSA (SNS's HTTP/HTTPS JSON formats).
+  const EVP_MD* md = m.signature_version == "1"   ? EVP_sha1()
+                     : m.signature_version == "2" ? EVP_sha256()
+                                                  : nullptr;
+  if (md == nullptr) {
+    return refuse(std::move(v), SnsFailure::kUnsupportedSignatureVersion,
+                  "SignatureVersion is not 1 or 2");
+  }
+  auto cert_url = impl_->sns_url(m.signing_cert_url);
+  if (!cert_url) {
+    return refuse(std::move(v), SnsFailure::kCertUrlNotAllowed,
+                  "SigningCertURL: " + cert_url.error().message);
+  }
+  auto signature = base64_decode(m.signature);
+  if (!signature) return refuse(std::move(v), SnsFailure::kBadSignature, "Signature is not base64");
+  auto key = impl_->signing_key(*cert_url);
+  if (!key && key.error().code == ErrorCode::kTlsVerification) {
+    return refuse(std::move(v), SnsFailure::kBadCertificate,
+                  fmt::format("signing certificate {}: {}", cert_url->url, key.error().message));
+  }
+  if (!key) {
+    v.outcome = SnsVerdict::Outcome::kCertUnavailable;
+    v.detail = key.error().message;
+    return v;
+  }
+  if (!rsa_pkcs1_verify(key->get(), md, sns_string_to_sign(m), *signature)) {
+    return refuse(std::move(v), SnsFailure::kBadSignature, "the signature does not verify");
+  }
+  v.outcome = SnsVerdict::Outcome::kOk;
+  return v;
+}
+
+SubscriptionOutcome SnsVerifier::confirm_subscription(const SnsMessage& verified) {
+  using Status = SubscriptionOutcome::Status;
+  if (verified.type != SnsMessageType::kSubscriptionConfirmation) {
+    return {Status::kRefused, "not a SubscriptionConfirmation"};
+  }
+  if (!impl_->topic_allowed(verified.topic_arn)) {
+    return {Status::kRefused,
+            fmt::format("topic {:?} is not allowed", verified.topic_arn.substr(0, 256))};
+  }
+  auto url = impl_->sns_url(verified.subscribe_url);
+  if (!url) return {Status::kRefused, "SubscribeURL: " + url.error().message};
+  auto answer = impl_->fetcher->get(url->url);
+  if (!answer) return {Status::kFailed, answer.error().message};
+  return {Status::kConfirmed, fmt::format("subscribed to {}", verified.topic_arn)};
+}
+
+SnsVerifier::SnsVerifier(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SnsVerifier::~SnsVerifier() = default;
+
+size_t SnsVerifier::cert_fetches() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->fetches;
+}
+
+}  // namespace eso::webhook
