@@ -1,1 +1,404 @@
+// SNS signatures: versions 1 and 2, each failure reason, the certificate cache, subscription
+// confirmation, and real fetches from a local HTTPS server standing in for an SNS host.
+#include "webhook/verify/sns_verifier.h"
+
+#include <openssl/evp.h>
+
+#include <cstdio>
+#include <functional>
+#include <vector>
+
 #include <doctest/doctest.h>
+
+#include "core/base64.h"
+#include "test/webhook/fakes.h"
+#include "test/webhook/test_pki.h"
+
+namespace eso::webhook {
+namespace {
+
+using namespace std::chrono_literals;
+using test::Cert;
+using test::CertSpec;
+using test::FakeClock;
+using test::FakeFetcher;
+
+constexpr const char* kTopic = "arn:aws:sns:us-east-1:123456789012:eso-updater";
+constexpr const char* kCertUrl =
+    "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0123456789abcdef.pem";
+
+CertSpec spec(std::string cn, bool is_ca, std::chrono::seconds not_after = 2 * 86400s) {
+  return CertSpec{std::move(cn), is_ca, "", -3600s, not_after};
+}
+
+std::string json_string(std::string_view s) {
+  std::string out = "\"";
+  for (const char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+// `m` as SNS posts it.
+std::string to_json(const SnsMessage& m) {
+  std::string out = "{\"Type\":" + json_string(m.type_name);
+  auto add = [&out](const char* name, const std::string& value) {
+    out += std::string(",\"") + name + "\":" + json_string(value);
+  };
+  add("MessageId", m.message_id);
+  add("TopicArn", m.topic_arn);
+  if (m.subject) add("Subject", *m.subject);
+  add("Message", m.message);
+  add("Timestamp", m.timestamp);
+  add("SignatureVersion", m.signature_version);
+  add("Signature", m.signature);
+  add("SigningCertURL", m.signing_cert_url);
+  if (!m.subscribe_url.empty()) add("SubscribeURL", m.subscribe_url);
+  if (!m.token.empty()) add("Token", m.token);
+  return out + "}";
+}
+
+// `m` signed by `key` as its SignatureVersion says (SHA-256 for anything but "1").
+std::string signed_body(SnsMessage m, EVP_PKEY* key) {
+  const EVP_MD* md = m.signature_version == "1" ? EVP_sha1() : EVP_sha256();
+  m.signature = base64_encode(test::sign(key, md, sns_string_to_sign(m)));
+  return to_json(m);
+}
+
+SnsMessage notification(std::string version = "2") {
+  SnsMessage m;
+  m.type = SnsMessageType::kNotification;
+  m.type_name = "Notification";
+  m.message_id = "da41e39f-ea4d-435a-b922-c6aae3915ebe";
+  m.topic_arn = kTopic;
+  m.subject = "Secret changed";
+  m.message =
+      R"({"detail-type":"AWS API Call via CloudTrail","detail":{"eventName":"PutSecretValue"}})";
+  m.timestamp = "2026-12-01T07:00:00.000Z";
+  m.signature_version = std::move(version);
+  m.signing_cert_url = kCertUrl;
+  return m;
+}
+
+SnsMessage confirmation(std::string subscribe_url) {
+  SnsMessage m = notification();
+  m.type = SnsMessageType::kSubscriptionConfirmation;
+  m.type_name = "SubscriptionConfirmation";
+  m.subject.reset();
+  m.message = "You have chosen to subscribe to the topic.\nTo confirm, visit the SubscribeURL.";
+  m.subscribe_url = std::move(subscribe_url);
+  m.token = "2336412f37fb687f5d51e6e2425dacbba4";
+  return m;
+}
+
+// A CA, an SNS signing certificate it issued, and a verifier that fetches it from a fake.
+struct Sns {
+  FakeClock time;
+  std::shared_ptr<FakeFetcher> fetcher = std::make_shared<FakeFetcher>();
+  test::TempDir dir{"sns"};
+  Cert ca = test::make_cert(spec("test Amazon root", true), test::rsa_key(5), nullptr);
+  Cert signer = test::make_cert(spec("sns.amazonaws.com", false), test::rsa_key(6), &ca);
+  std::unique_ptr<SnsVerifier> verifier;
+
+  explicit Sns(SnsConfig config = base_config()) {
+    if (config.ca_file == "<test CA>") config.ca_file = dir.write("ca.pem", ca.pem());
+    fetcher->answer(kCertUrl, signer.pem());
+    auto v = SnsVerifier::create(std::move(config), fetcher, time.clock());
+    REQUIRE_MESSAGE(v.ok(), (v.ok() ? "" : v.error().message));
+    verifier = std::move(*v);
+  }
+  static SnsConfig base_config() {
+    SnsConfig config;
+    config.allowed_topic_arns = {kTopic};
+    config.ca_file = "<test CA>";
+    return config;
+  }
+  std::string body(const SnsMessage& m) const { return signed_body(m, signer.key.get()); }
+};
+
+std::string replaced(std::string text, std::string_view from, std::string_view to) {
+  const auto at = text.find(from);
+  REQUIRE(at != std::string::npos);
+  return text.replace(at, from.size(), to);
+}
+
+}  // namespace
+
+TEST_CASE("SNS: notifications signed with version 1 and 2 verify") {
+  Sns s;
+  for (const char* version : {"1", "2"}) {
+    CAPTURE(version);
+    const auto verdict = s.verifier->verify(s.body(notification(version)));
+    REQUIRE_MESSAGE(verdict.ok(), verdict.detail);
+    CHECK(verdict.message.message_id == "da41e39f-ea4d-435a-b922-c6aae3915ebe");
+    CHECK(verdict.message.message == notification().message);
+  }
+  SnsMessage bare = notification("1");
+  bare.subject.reset();
+  CHECK(s.verifier->verify(s.body(bare)).ok());
+  CHECK(s.verifier->verify(s.body(confirmation("https://sns.us-east-1.amazonaws.com/?x"))).ok());
+  CHECK(s.fetcher->count() == 1);  // one certificate, fetched once
+}
+
+TEST_CASE("SNS: every failure has its reason") {
+  Sns s;
+  const std::string good = s.body(notification());
+  SnsMessage other_topic = notification();
+  other_topic.topic_arn = "arn:aws:sns:us-east-1:999999999999:someone-else";
+  SnsMessage v3 = notification("3");
+  const std::string v1_as_v2 = replaced(signed_body(notification("2"), s.signer.key.get()),
+                                        R"("SignatureVersion":"2")", R"("SignatureVersion":"1")");
+  const Cert stranger = test::make_cert(spec("stranger", false), test::rsa_key(7), nullptr);
+  struct Case {
+    const char* what;
+    std::string body;
+    SnsFailure reason;
+  };
+  const std::vector<Case> cases = {
+      {"not JSON", "hello", SnsFailure::kMalformedMessage},
+      {"topic not allowed", s.body(other_topic), SnsFailure::kTopicNotAllowed},
+      {"version 3", s.body(v3), SnsFailure::kUnsupportedSignatureVersion},
+      {"Message tampered with", replaced(good, "PutSecretValue", "DeleteSecret"),
+       SnsFailure::kBadSignature},
+      {"Subject tampered with", replaced(good, "Secret changed", "Secret changes"),
+       SnsFailure::kBadSignature},
+      {"Type changed to a confirmation",
+       replaced(replaced(good, R"("Type":"Notification")", R"("Type":"UnsubscribeConfirmation")"),
+                R"("Subject":"Secret changed")", R"("SubscribeURL":"https://x","Token":"t")"),
+       SnsFailure::kBadSignature},
+      {"version 2 signature labelled 1", v1_as_v2, SnsFailure::kBadSignature},
+      {"signed by another key", signed_body(notification(), stranger.key.get()),
+       SnsFailure::kBadSignature},
+      {"Signature not base64", replaced(good, R"("Signature":")", R"("Signature":"*)"),
+       SnsFailure::kBadSignature},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.what);
+    const auto verdict = s.verifier->verify(c.body);
+    CHECK(verdict.outcome == SnsVerdict::Outcome::kRejected);
+    CHECK(to_string(verdict.reason) == to_string(c.reason));
+    CHECK(!verdict.detail.empty());
+  }
+}
+
+TEST_CASE("SNS: a certificate URL that is not https on an SNS host is refused without a fetch") {
+  Sns s;
+  const std::vector<std::string> urls = {
+      "http://sns.us-east-1.amazonaws.com/SimpleNotificationService-0123.pem",
+      "https://evil.example.com/SimpleNotificationService-0123.pem",
+      "https://sns.us-east-1.amazonaws.com.evil.example.com/cert.pem",
+      "https://sns.us-east-1.amazonaws.com@evil.example.com/cert.pem",
+      "https://user:pw@sns.us-east-1.amazonaws.com/cert.pem",
+      "https://s3.us-east-1.amazonaws.com/cert.pem",
+      "https://sns.us-east-1.amazonaws.co/cert.pem",
+      "https://127.0.0.1/cert.pem",
+      "file:///etc/passwd",
+      "sns.us-east-1.amazonaws.com/cert.pem",
+  };
+  for (const auto& url : urls) {
+    CAPTURE(url);
+    SnsMessage m = notification();
+    m.signing_cert_url = url;
+    const auto verdict = s.verifier->verify(s.body(m));
+    CHECK(verdict.reason == SnsFailure::kCertUrlNotAllowed);
+  }
+  CHECK(s.fetcher->count() == 0);
+  // China's regions are SNS hosts too.
+  SnsMessage china = notification();
+  china.signing_cert_url =
+      "https://sns.cn-north-1.amazonaws.com.cn/SimpleNotificationService-1.pem";
+  CHECK(s.verifier->verify(s.body(china)).outcome == SnsVerdict::Outcome::kCertUnavailable);
+  CHECK(s.fetcher->count() == 1);
+}
+
+TEST_CASE("SNS: a certificate whose chain does not verify is refused") {
+  struct Case {
+    const char* what;
+    std::function<std::string(const Sns&)> pem;
+  };
+  const std::vector<Case> cases = {
+      {"self-signed",
+       [](const Sns& s) {
+         return test::make_cert(spec("sns.amazonaws.com", false), s.signer.key, nullptr).pem();
+       }},
+      {"issued by another CA",
+       [](const Sns& s) {
+         const Cert other = test::make_cert(spec("other CA", true), test::rsa_key(7), nullptr);
+         return test::make_cert(spec("sns.amazonaws.com", false), s.signer.key, &other).pem();
+       }},
+      {"expired",
+       [](const Sns& s) {
+         return test::make_cert(spec("sns.amazonaws.com", false, -60s), s.signer.key, &s.ca).pem();
+       }},
+      {"not PEM", [](const Sns&) { return std::string("<html>not a certificate</html>"); }},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.what);
+    Sns s;
+    s.fetcher->answer(kCertUrl, c.pem(s));
+    const auto verdict = s.verifier->verify(s.body(notification()));
+    CHECK(verdict.outcome == SnsVerdict::Outcome::kRejected);
+    CHECK(verdict.reason == SnsFailure::kBadCertificate);
+  }
+  // The system's CAs do not know the test CA.
+  SnsConfig system = Sns::base_config();
+  system.ca_file.clear();
+  Sns s(system);
+  CHECK(s.verifier->verify(s.body(notification())).reason == SnsFailure::kBadCertificate);
+}
+
+TEST_CASE("SNS: an intermediate CA sent with the certificate completes the chain") {
+  SnsConfig config = Sns::base_config();
+  Sns s(config);
+  const Cert intermediate = test::make_cert(spec("intermediate", true), test::rsa_key(8), &s.ca);
+  const Cert leaf =
+      test::make_cert(spec("sns.amazonaws.com", false), test::rsa_key(9), &intermediate);
+  s.fetcher->answer(kCertUrl, leaf.pem() + intermediate.pem());
+  const auto verdict = s.verifier->verify(signed_body(notification(), leaf.key.get()));
+  CHECK_MESSAGE(verdict.ok(), verdict.detail);
+}
+
+TEST_CASE("SNS: certificates are cached by URL with a bound and an expiry") {
+  SnsConfig config = Sns::base_config();
+  config.cert_cache_entries = 2;
+  config.cert_cache_ttl = 3600s;
+  Sns s(config);
+  const std::vector<std::string> urls = {kCertUrl, std::string(kCertUrl) + "?b",
+                                         std::string(kCertUrl) + "?c"};
+  for (const auto& url : urls) s.fetcher->answer(url, s.signer.pem());
+  auto verify_with = [&s](const std::string& url) {
+    SnsMessage m = notification();
+    m.signing_cert_url = url;
+    return s.verifier->verify(s.body(m)).ok();
+  };
+  CHECK(verify_with(urls[0]));
+  CHECK(verify_with(urls[0]));
+  CHECK(s.fetcher->count() == 1);
+  CHECK(verify_with(urls[1]));
+  CHECK(verify_with(urls[2]));  // the cache holds two: urls[0] goes
+  CHECK(s.fetcher->count() == 3);
+  CHECK(verify_with(urls[2]));
+  CHECK(s.fetcher->count() == 3);
+  CHECK(verify_with(urls[0]));
+  CHECK(s.fetcher->count(urls[0]) == 2);
+  s.time.advance(3601s);  // expired: fetched again
+  CHECK(verify_with(urls[0]));
+  CHECK(s.fetcher->count(urls[0]) == 3);
+  CHECK(s.verifier->cert_fetches() == s.fetcher->count());
+}
+
+TEST_CASE("SNS: a certificate that cannot be fetched is unavailable and fetches are spaced") {
+  Sns s;
+  s.fetcher->fail(kCertUrl);
+  auto verdict = s.verifier->verify(s.body(notification()));
+  CHECK(verdict.outcome == SnsVerdict::Outcome::kCertUnavailable);
+  CHECK(verdict.detail.find("connection refused") != std::string::npos);
+  s.fetcher->answer(kCertUrl, s.signer.pem());
+  for (int i = 0; i < 10; ++i) {
+    CHECK(s.verifier->verify(s.body(notification())).outcome ==
+          SnsVerdict::Outcome::kCertUnavailable);
+  }
+  CHECK(s.fetcher->count() == 1);
+  s.time.advance(10s);
+  CHECK(s.verifier->verify(s.body(notification())).ok());
+  CHECK(s.fetcher->count() == 2);
+}
+
+TEST_CASE("SNS: a configuration without topics or with a bad host pattern is refused") {
+  SnsConfig none;
+  auto a = SnsVerifier::create(none, std::make_shared<FakeFetcher>());
+  REQUIRE(!a.ok());
+  CHECK(a.error().code == ErrorCode::kConfig);
+  SnsConfig bad = Sns::base_config();
+  bad.ca_file.clear();
+  bad.host_pattern_for_tests = "(";
+  CHECK(!SnsVerifier::create(bad, std::make_shared<FakeFetcher>()).ok());
+  SnsConfig missing_ca = Sns::base_config();
+  missing_ca.ca_file = "/nonexistent/ca.pem";
+  CHECK(!SnsVerifier::create(missing_ca, std::make_shared<FakeFetcher>()).ok());
+}
+
+TEST_CASE("SNS: a subscription is confirmed only for an allowed topic and an SNS https URL") {
+  const std::string subscribe =
+      "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=" +
+      std::string(kTopic) + "&Token=2336412f37fb687f5d51e6e2425dacbba4";
+  Sns s;
+  s.fetcher->answer(subscribe, "<ConfirmSubscriptionResponse/>");
+  using Status = SubscriptionOutcome::Status;
+  struct Case {
+    const char* what;
+    SnsMessage message;
+    Status status;
+  };
+  SnsMessage other_topic = confirmation(subscribe);
+  other_topic.topic_arn = "arn:aws:sns:us-east-1:999999999999:someone-else";
+  const std::vector<Case> cases = {
+      {"allowed", confirmation(subscribe), Status::kConfirmed},
+      {"a notification", notification(), Status::kRefused},
+      {"topic not allowed", other_topic, Status::kRefused},
+      {"http", confirmation("http://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription"),
+       Status::kRefused},
+      {"another host", confirmation("https://evil.example.com/?Action=ConfirmSubscription"),
+       Status::kRefused},
+      {"GET fails", confirmation("https://sns.us-east-1.amazonaws.com/?Action=Gone"),
+       Status::kFailed},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.what);
+    CHECK(s.verifier->confirm_subscription(c.message).status == c.status);
+  }
+  CHECK(s.fetcher->count(subscribe) == 1);
+  CHECK(s.fetcher->count() == 2);  // the allowed one and the one that fails
+}
+
+TEST_CASE("SNS: the certificate and the SubscribeURL fetched from a local HTTPS server") {
+  test::LocalHttpsServer server("sns");
+  const Cert signer =
+      test::make_cert(spec("sns.amazonaws.com", false), test::rsa_key(6), &server.ca());
+  server.set("/SimpleNotificationService-local.pem", {200, signer.pem(), "", ""});
+  server.set("/?Action=ConfirmSubscription&Token=abc",
+             {200, "<ConfirmSubscriptionResponse/>", "", ""});
+  SnsConfig config;
+  config.allowed_topic_arns = {kTopic};
+  config.ca_file = server.ca_file();
+  config.host_pattern_for_tests = R"(^127\.0\.0\.1$)";
+  auto verifier = SnsVerifier::create(config);
+  REQUIRE(verifier.ok());
+  SnsMessage m = notification("2");
+  m.signing_cert_url = server.url("/SimpleNotificationService-local.pem");
+  auto verdict = (*verifier)->verify(signed_body(m, signer.key.get()));
+  REQUIRE_MESSAGE(verdict.ok(), verdict.detail);
+  CHECK((*verifier)->verify(signed_body(m, signer.key.get())).ok());
+  CHECK(server.hits("/SimpleNotificationService-local.pem") == 1);
+
+  SnsMessage c = confirmation(server.url("/?Action=ConfirmSubscription&Token=abc"));
+  c.signing_cert_url = m.signing_cert_url;
+  REQUIRE((*verifier)->verify(signed_body(c, signer.key.get())).ok());
+  const auto confirmed = (*verifier)->confirm_subscription(c);
+  CHECK_MESSAGE(confirmed.status == SubscriptionOutcome::Status::kConfirmed, confirmed.detail);
+  CHECK(server.hits("/?Action=ConfirmSubscription&Token=abc") == 1);
+  // A missing certificate (404) is unavailable (503), not a forgery.
+  m.signing_cert_url = server.url("/gone.pem");
+  CHECK((*verifier)->verify(signed_body(m, signer.key.get())).outcome ==
+        SnsVerdict::Outcome::kCertUnavailable);
+
+  // With the real SNS host pattern the local server is not an SNS host: nothing is fetched.
+  config.host_pattern_for_tests = std::string(kSnsHostPattern);
+  auto strict = SnsVerifier::create(config);
+  REQUIRE(strict.ok());
+  m.signing_cert_url = server.url("/SimpleNotificationService-local.pem");
+  CHECK((*strict)->verify(signed_body(m, signer.key.get())).reason ==
+        SnsFailure::kCertUrlNotAllowed);
+  CHECK(server.hits("/SimpleNotificationService-local.pem") == 1);
+}
+
+}  // namespace eso::webhook
