@@ -54,8 +54,8 @@ void add_key_input_options(CLI::App& command, KeyInput& input, const std::string
                      "(detail.name, items[].path); repeatable");
 }
 
-Result<CollectedKeys> collect_keys(const KeyInput& input, StoreScopeOptions& scope) {
-  CollectedKeys keys{input.keys, {}, {}, {}};
+Result<KeySet> collect_keys(const KeyInput& input, StoreScopeOptions& scope) {
+  KeySet keys{input.keys, {}, {}, {}};
   if (input.event_file.empty()) {
     if (keys.keys.empty()) return Error{ErrorCode::kInvalidArgument, "give --key or --event"};
     return keys;
@@ -80,10 +80,9 @@ Result<CollectedKeys> collect_keys(const KeyInput& input, StoreScopeOptions& sco
                ignored.reason);
   }
   fmt::print(stderr, "\n");
-  keys.keys.insert(keys.keys.end(), decoded->keys.begin(), decoded->keys.end());
-  keys.paths = decoded->paths;
-  keys.configs = decoded->configs;
-  keys.key_rule = decoded->key_rule;
+  KeySet from_event = key_set(*decoded);
+  from_event.keys.insert(from_event.keys.begin(), input.keys.begin(), input.keys.end());
+  keys = std::move(from_event);
   for (const auto& c : decoded->configs) {
     fmt::print(stderr,
                "event: {} config {} changed without secret names; entries of the stores that "

@@ -7,6 +7,7 @@
 
 #include "cmd/global_options.h"
 #include "core/event_decoder.h"
+#include "core/pipeline.h"
 #include "core/result.h"
 
 namespace eso::cmd {
@@ -20,20 +21,13 @@ struct KeyInput {
   std::vector<std::string> key_paths;  ///< --key-path: where the key is in other JSON bodies
 };
 
-/// What to match: keys, and folders from senders that name no secret (Infisical).
-struct CollectedKeys {
-  std::vector<std::string> keys;
-  std::vector<std::string> paths;
-  std::vector<ConfigScope> configs;  ///< configurations changed as a whole (Doppler)
-  std::string key_rule;              ///< the event's key rule (DecodedEvents::key_rule); "" exact
-};
-
 /// Registers -k/--key, --event, --event-source and --key-path on a subcommand.
 void add_key_input_options(CLI::App& command, KeyInput& input, const std::string& key_help);
 
-/// The keys to act on: --key values, then the keys the event payload names. A generic payload's
+/// The keys to act on: --key values, then the keys the event payload names, as serve reads them
+/// (core/pipeline.h key_set: the event's key rule and environment). A generic payload's
 /// `store`/`provider` fill `scope` where the flags left it empty. Prints a summary of the
 /// payload (events, keys, ignored events) on stderr. Errors name the file.
-Result<CollectedKeys> collect_keys(const KeyInput& input, StoreScopeOptions& scope);
+Result<KeySet> collect_keys(const KeyInput& input, StoreScopeOptions& scope);
 
 }  // namespace eso::cmd

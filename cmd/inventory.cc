@@ -23,26 +23,16 @@ Result<Inventory> load_stores(const GlobalOptions& global, const StoreScopeOptio
   return inventory;
 }
 
-Status stream_objects(const GlobalOptions& global, kube::ApiClient& client,
-                      const KubeApi::PageHandler& on_page) {
-  const auto scopes = list_scopes(global, client);
-  for (const auto& scope : scopes) {
-    if (auto streamed = client.stream_objects("ExternalSecret", scope, on_page); !streamed) {
-      return streamed;
-    }
-  }
-  if (!global.all_namespaces) return ok_status();
-  return client.stream_objects("ClusterExternalSecret", scopes.front(), on_page);
+ListedObjects listed_objects(const GlobalOptions& global, kube::ApiClient& client) {
+  return ListedObjects(client, list_scopes(global, client), global.all_namespaces);
 }
 
-MatchScope match_scope(const StoreScopeOptions& options, const Inventory& inventory) {
-  MatchScope scope;
+void apply_store_scope(const StoreScopeOptions& options, const Inventory& inventory,
+                       MatchScope& scope) {
   scope.provider = options.provider;
   scope.store_name = options.store;
   scope.store_kind = options.store_kind;
-  if (inventory.stores.empty()) return scope;
-  scope.stores = store_lookup(&inventory.stores);
-  return scope;
+  if (!inventory.stores.empty()) scope.stores = store_lookup(&inventory.stores);
 }
 
 std::string match_notes(const Match& m) {

@@ -5,6 +5,7 @@
 
 #include "cmd/global_options.h"
 #include "core/match.h"
+#include "core/pipeline.h"
 
 namespace eso::cmd {
 
@@ -17,13 +18,14 @@ struct Inventory {
 Result<Inventory> load_stores(const GlobalOptions& global, const StoreScopeOptions& stores,
                               kube::ApiClient& client);
 
-/// Every ExternalSecret in scope and, with -A, every ClusterExternalSecret, page by page into
-/// `on_page` as the pages arrive.
-Status stream_objects(const GlobalOptions& global, kube::ApiClient& client,
-                      const KubeApi::PageHandler& on_page);
+/// Every ExternalSecret in scope and, with -A, every ClusterExternalSecret, streamed page by
+/// page from LISTs.
+ListedObjects listed_objects(const GlobalOptions& global, kube::ApiClient& client);
 
-/// The MatchScope for the flags, looking stores up in `inventory` (which must outlive it).
-MatchScope match_scope(const StoreScopeOptions& options, const Inventory& inventory);
+/// Sets the flags' store scope on `scope` (keeping its event rule and environment), looking
+/// stores up in `inventory` (which must outlive it).
+void apply_store_scope(const StoreScopeOptions& options, const Inventory& inventory,
+                       MatchScope& scope);
 
 /// Notes a user should know about a match: generated children, generators that re-run.
 std::string match_notes(const Match& m);

@@ -108,23 +108,22 @@ int run_match(const GlobalOptions& global, const MatchOptions& given) {
     print_error(stores.error());
     return kExitUsage;
   }
-  MatchScope scope = match_scope(options.scope, *stores);
-  scope.event_rule = keys->key_rule;  // an event's own key rule (DESIGN.md §3)
-  // Pages are matched as they arrive; only matched objects are kept.
-  MatchStream stream(keys->keys, scope, keys->paths, keys->configs);
-  const auto streamed = stream_objects(global, *client, [&](std::vector<ExternalSecret> page) {
-    stream.add(std::move(page));
-    return ok_status();
-  });
-  if (!streamed) {
+  apply_store_scope(options.scope, *stores, keys->scope);
+  // The trigger's pipeline without patches: pages are matched as they arrive and only matched
+  // objects are kept.
+  TriggerOptions dry;
+  dry.dry_run = true;
+  TriggerRun run(std::move(*keys), dry);
+  ListedObjects source = listed_objects(global, *client);
+  if (const auto streamed = run.run(source, nullptr); !streamed) {
     print_error(streamed.error());
     return kExitUsage;
   }
-  const MatchResult& result = stream.result();
+  const MatchResult& result = run.matched();
   warn_problems(result.problems);
   switch (options.output) {
     case OutputFormat::kJson:
-      print_json(result, keys->keys, client->group_version());
+      print_json(result, run.keys().keys, client->group_version());
       break;
     case OutputFormat::kName:
       print_names(result.matches);
@@ -132,7 +131,7 @@ int run_match(const GlobalOptions& global, const MatchOptions& given) {
     case OutputFormat::kTable:
       if (result.matches.empty()) {
         fmt::print(stderr, "No ExternalSecret in {} references {}.\n",
-                   scope_description(global, *client), fmt::join(keys->keys, ", "));
+                   scope_description(global, *client), fmt::join(run.keys().keys, ", "));
       } else {
         print_table(result.matches);
       }

@@ -6,6 +6,8 @@
 #include <CLI/CLI.hpp>
 
 #include "cmd/global_options.h"
+#include "core/trigger_plan.h"
+#include "webhook/handler.h"
 
 namespace eso::cmd {
 
@@ -13,8 +15,6 @@ struct ServeOptions {
   std::vector<std::string> listen{"0.0.0.0:8080"};
   std::string port_file;        ///< write the bound port here (tests, port 0)
   std::string credentials_dir;  ///< files `username`, `password`, `token`; re-read on change
-  bool insecure_no_auth = false;
-  bool metrics_auth = false;
   bool no_index = false;
   bool stores = false;   ///< read SecretStores/ClusterSecretStores (refreshed)
   std::string provider;  ///< only entries whose store has this provider (implies stores)
@@ -27,26 +27,15 @@ struct ServeOptions {
   size_t max_body = 1 << 20;
   std::string phase_timeout = "10s";
   std::string drain_timeout = "20s";
-  std::string annotation = "force-sync";
-  bool force = false;
-  bool include_possible = false;
-  bool patch_children = false;
-  int concurrency = 16;
+  TriggerOptions
+      run;  ///< --annotation, --force, --include-possible, --patch-children, --concurrency
   std::vector<std::string> event_types;
-  std::vector<std::string> key_paths;  ///< generic extractor for other JSON bodies
-  std::string cloudevents_key_path;    ///< CloudEvents: key in `data` instead of subject
-  std::string api_key_header;          ///< a header carrying WEBHOOK_API_KEY (EventBridge)
-  std::string api_key_query;  ///< a query parameter carrying WEBHOOK_API_KEY (Pub/Sub push)
-  std::string tls_cert;       ///< serve HTTPS with this certificate chain (PEM)
-  std::string tls_key;        ///< and this key
-  std::string tls_client_ca;  ///< verified client certificates from this CA authenticate
+  std::vector<std::string> key_paths;      ///< generic extractor for other JSON bodies
+  std::string cloudevents_key_path;        ///< CloudEvents: key in `data` instead of subject
+  std::string tls_cert;                    ///< serve HTTPS with this certificate chain (PEM)
+  std::string tls_key;                     ///< and this key
   std::string signature_tolerance = "5m";  ///< signed senders' timestamp window
-  std::string log_format = "text";
-  /// SOURCE=STORE / SOURCE=PROVIDER: the scope of `/webhook/SOURCE`, from configuration. A
-  /// request authenticated by its body signature alone (Doppler, Infisical) gets this scope and
-  /// no other: its query string cannot choose one (DESIGN.md §6).
-  std::vector<std::string> route_stores;
-  std::vector<std::string> route_providers;
+  webhook::HandlerOptions http;            ///< authentication, route scopes, log format
 };
 
 /// `eso-updater serve`: the webhook server (DESIGN.md §6).

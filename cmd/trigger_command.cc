@@ -17,7 +17,6 @@
 #include "cmd/trigger_wait.h"
 #include "core/go_duration.h"
 #include "core/json_report.h"
-#include "core/patch_runner.h"
 #include "core/pipeline.h"
 #include "core/trigger_plan.h"
 
@@ -164,7 +163,7 @@ void print_report(const std::vector<ObjectReport>& reports, const TriggerPlan& p
                   const std::vector<WaitResult>* waits) {
   switch (options.output) {
     case OutputFormat::kJson:
-      print_json(reports, plan, options.dry_run, problems, waits);
+      print_json(reports, plan, options.run.dry_run, problems, waits);
       return;
     case OutputFormat::kName:
       for (const auto& r : reports) {
@@ -200,18 +199,19 @@ CLI::App* add_trigger_command(CLI::App& app, TriggerCommandOptions& options) {
   auto* cmd = app.add_subcommand(
       "trigger", "Annotate every ExternalSecret that reads a key so ESO re-syncs it now");
   add_key_input_options(*cmd, options.input, "Remote key that changed (repeatable)");
-  cmd->add_option("--annotation", options.annotation, "Annotation key to set on ExternalSecrets")
+  cmd->add_option("--annotation", options.run.annotation,
+                  "Annotation key to set on ExternalSecrets")
       ->capture_default_str();
-  cmd->add_flag("--dry-run", options.dry_run, "Show what would be patched; change nothing");
-  cmd->add_flag("--force", options.force,
+  cmd->add_flag("--dry-run", options.run.dry_run, "Show what would be patched; change nothing");
+  cmd->add_flag("--force", options.run.force,
                 "Also patch objects ESO will not refresh (CreatedOnce, Periodic with interval 0)");
-  cmd->add_flag("--include-possible", options.include_possible,
+  cmd->add_flag("--include-possible", options.run.include_possible,
                 "Also patch objects that only dataFrom.find.tags may select");
-  cmd->add_flag("--patch-children", options.patch_children,
+  cmd->add_flag("--patch-children", options.run.patch_children,
                 "ESO < v0.20: reach a ClusterExternalSecret's children through its "
                 "spec.externalSecretMetadata");
   cmd->add_flag("--require-match", options.require_match, "Exit 1 when no object matches");
-  cmd->add_option("--concurrency", options.concurrency, "Patches in flight at once")
+  cmd->add_option("--concurrency", options.run.concurrency, "Patches in flight at once")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   cmd->add_flag(
@@ -280,7 +280,9 @@ std::vector<PatchResult> repeat_round(kube::ApiClient& client, TriggerPlan& plan
   const auto progress = progress_line(plan.patches.size());
   std::this_thread::sleep_for(delay);
   plan.value = trigger_stamp(std::chrono::system_clock::now());
-  auto again = run_patches(client, plan, options.concurrency, progress);
+  EarlyPatcher patcher(client, plan.value, options.run.concurrency, progress);
+  patcher.submit(plan);
+  auto again = patcher.finish(plan);
   for (size_t i = 0; i < results.size(); ++i) {
     if (results[i].outcome) results[i] = std::move(again[i]);
   }
@@ -299,37 +301,13 @@ int exit_code_for(const std::vector<ObjectReport>& reports, const std::vector<Wa
 
 namespace {
 
-TriggerOptions plan_options_for(const TriggerCommandOptions& options) {
-  TriggerOptions plan_options;
-  plan_options.annotation = options.annotation;
-  plan_options.value = trigger_stamp(std::chrono::system_clock::now());
-  plan_options.force = options.force;
-  plan_options.include_possible = options.include_possible;
-  plan_options.patch_children = options.patch_children;
-  return plan_options;
-}
-
 // The first round, streamed: each page is matched as it arrives and each new target patched at
 // once, while later pages download (DESIGN.md §9); only matched objects are kept.
-struct StreamedRound {
-  TriggerPlan plan;
-  std::vector<PatchResult> results;
-  Status listed = ok_status();
-};
-StreamedRound stream_round(const GlobalOptions& global, kube::ApiClient& client,
-                           MatchStream& stream, const TriggerOptions& plan_options,
-                           const TriggerCommandOptions& options) {
+Status stream_round(const GlobalOptions& global, kube::ApiClient& client, TriggerRun& run) {
   StreamProgress progress;
-  EarlyPatcher patcher(client, plan_options.value, options.concurrency, progress.line());
-  StreamedRound round;
-  round.listed = stream_objects(global, client, [&](std::vector<ExternalSecret> page) {
-    const auto fresh = stream.add(std::move(page));
-    if (!options.dry_run && !fresh.empty()) patcher.submit(plan_trigger(fresh, plan_options));
-    return ok_status();
-  });
-  round.plan = plan_trigger(stream.result().matches, plan_options);
-  if (!options.dry_run) round.results = patcher.finish(round.plan);
-  return round;
+  EarlyPatcher patcher(client, run.options().value, run.options().concurrency, progress.line());
+  ListedObjects source = listed_objects(global, client);
+  return run.run(source, &patcher);
 }
 
 // A LIST that failed half-way: the patches already made are said, not hidden.
@@ -382,28 +360,29 @@ int run_trigger(const GlobalOptions& global, const TriggerCommandOptions& given)
     print_error(stores.error());
     return kExitUsage;
   }
-  MatchScope scope = match_scope(options.scope, *stores);
-  scope.event_rule = keys->key_rule;  // an event's own key rule (DESIGN.md §3)
-  MatchStream stream(keys->keys, scope, keys->paths, keys->configs);
-  auto round = stream_round(global, *client, stream, plan_options_for(options), options);
+  apply_store_scope(options.scope, *stores, keys->scope);
+  TriggerOptions run_options = options.run;
+  run_options.value = trigger_stamp(std::chrono::system_clock::now());
+  TriggerRun run(std::move(*keys), run_options);
+  const Status listed = stream_round(global, *client, run);
   // --timeout counts from the end of the list (it may take seconds on 50,000 objects).
   const auto started = std::chrono::steady_clock::now();
-  if (!round.listed) return list_failed(round.listed, round.results);
-  warn_problems(stream.result().problems);
-  if (!options.dry_run) {
-    round.results = repeat_round(*client, round.plan, options, *delay, std::move(round.results));
+  if (!listed) return list_failed(listed, run.results());
+  warn_problems(run.matched().problems);
+  if (!options.run.dry_run) {
+    run.results() = repeat_round(*client, run.plan(), options, *delay, std::move(run.results()));
   }
-  const auto reports = build_reports(round.plan, round.results, options.dry_run);
+  const auto reports = build_reports(run.plan(), run.results(), options.run.dry_run);
   warn_about(reports);
   std::vector<WaitResult> waits;
-  if (options.wait && !options.dry_run) {
-    waits = wait_round(*client, round.plan, round.results, options, started, *timeout);
+  if (options.wait && !options.run.dry_run) {
+    waits = wait_round(*client, run.plan(), run.results(), options, started, *timeout);
   }
-  print_report(reports, round.plan, options, stream.result().problems,
+  print_report(reports, run.plan(), options, run.matched().problems,
                options.wait ? &waits : nullptr);
   if (reports.empty()) {
     fmt::print(stderr, "No ExternalSecret references {}; nothing to trigger.\n",
-               fmt::join(keys->keys, ", "));
+               fmt::join(run.keys().keys, ", "));
     return options.require_match ? kExitNoMatch : kExitOk;
   }
   return exit_code_for(reports, waits);

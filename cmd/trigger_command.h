@@ -7,18 +7,14 @@
 
 #include "cmd/event_input.h"
 #include "cmd/global_options.h"
+#include "core/trigger_plan.h"
 
 namespace eso::cmd {
 
 struct TriggerCommandOptions {
   KeyInput input;
-  std::string annotation = "force-sync";
-  bool dry_run = false;
-  bool force = false;
+  TriggerOptions run;  ///< what is planned and how patches run (the value is set per run)
   bool require_match = false;
-  bool include_possible = false;
-  bool patch_children = false;
-  int concurrency = 16;
   bool wait = false;
   std::string timeout = "2m";
   std::string repeat_after;  ///< "" or a duration: patch again after it (cache buster)

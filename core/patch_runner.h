@@ -14,15 +14,12 @@ struct PatchResult {
   ObjectRef target;
   Result<PatchOutcome> outcome = Error{ErrorCode::kInternal, "not run"};
   std::chrono::microseconds latency{0};
+  std::string value;    ///< the annotation value written
+  bool joined = false;  ///< coalesced: shared a patch another request asked for
 };
 
 /// Called after each finished patch with (finished, total); may be called from any worker
 /// thread, one call at a time.
 using PatchProgress = std::function<void(size_t finished, size_t total)>;
-
-/// Applies every patch of `plan` through `api`, at most `concurrency` at a time (at least 1).
-/// Results are in plan order. Failures of one object never stop the others.
-std::vector<PatchResult> run_patches(KubeApi& api, const TriggerPlan& plan, int concurrency,
-                                     const PatchProgress& progress = {});
 
 }  // namespace eso

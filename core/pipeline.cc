@@ -41,11 +41,56 @@ std::vector<Match> MatchStream::add(std::vector<ExternalSecret> page) {
   return fresh;
 }
 
+KeySet key_set(const DecodedEvents& decoded) {
+  KeySet set{decoded.keys, decoded.paths, decoded.configs, {}};
+  set.scope.environment = decoded.environment;
+  set.scope.event_rule = decoded.key_rule;
+  return set;
+}
+
+Status ListedObjects::pages(const KubeApi::PageHandler& on_page) {
+  for (const auto& scope : scopes_) {
+    if (lists_ != nullptr) ++*lists_;
+    if (auto streamed = api_.stream_objects("ExternalSecret", scope, on_page); !streamed) {
+      return streamed;
+    }
+  }
+  if (!cluster_ || scopes_.empty()) return ok_status();
+  if (lists_ != nullptr) ++*lists_;
+  return api_.stream_objects("ClusterExternalSecret", scopes_.front(), on_page);
+}
+
+Status IndexedObjects::pages(const KubeApi::PageHandler& on_page) {
+  const bool every = !keys_.paths.empty() || !keys_.configs.empty();
+  return on_page(every ? index_.all() : index_.candidates(keys_.keys));
+}
+
 EarlyPatcher::EarlyPatcher(KubeApi& api, std::string value, int concurrency, PatchProgress progress)
-    : api_(api),
+    : api_(&api),
       value_(std::move(value)),
       concurrency_(static_cast<size_t>(std::max(concurrency, 1))),
       progress_(std::move(progress)) {}
+
+EarlyPatcher::EarlyPatcher(PatchCoalescer& coalescer, int concurrency)
+    : coalescer_(&coalescer), concurrency_(static_cast<size_t>(std::max(concurrency, 1))) {}
+
+PatchResult EarlyPatcher::run(const Job& job) {
+  PatchResult result;
+  result.target = job.target;
+  const auto start = std::chrono::steady_clock::now();
+  if (coalescer_ != nullptr) {
+    auto done = coalescer_->patch(job.target, job.annotation, job.place);
+    result.outcome = std::move(done.outcome);
+    result.value = std::move(done.value);
+    result.joined = done.joined;
+  } else {
+    result.outcome = api_->patch_annotation(job.target, job.annotation, value_, job.place);
+    result.value = value_;
+  }
+  result.latency = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::steady_clock::now() - start);
+  return result;
+}
 
 EarlyPatcher::~EarlyPatcher() {
   {
@@ -83,12 +128,7 @@ void EarlyPatcher::work() {
     queue_.pop_front();
     ++running_;
     lock.unlock();
-    PatchResult result;
-    result.target = job.target;
-    const auto start = std::chrono::steady_clock::now();
-    result.outcome = api_.patch_annotation(job.target, job.annotation, value_, job.place);
-    result.latency = std::chrono::duration_cast<std::chrono::microseconds>(
-        std::chrono::steady_clock::now() - start);
+    PatchResult result = run(job);
     lock.lock();
     --running_;
     done_.emplace(job.target, std::move(result));
@@ -117,6 +157,23 @@ std::vector<PatchResult> EarlyPatcher::finish(const TriggerPlan& plan) {
     }
   }
   return results;
+}
+
+TriggerRun::TriggerRun(KeySet keys, TriggerOptions options)
+    : keys_(std::move(keys)),
+      options_(std::move(options)),
+      stream_(keys_.keys, keys_.scope, keys_.paths, keys_.configs) {}
+
+Status TriggerRun::run(ObjectSource& source, EarlyPatcher* patcher) {
+  const bool patching = !options_.dry_run && patcher != nullptr;
+  Status listed = source.pages([&](std::vector<ExternalSecret> page) {
+    const auto fresh = stream_.add(std::move(page));
+    if (patching && !fresh.empty()) patcher->submit(plan_trigger(fresh, options_));
+    return ok_status();
+  });
+  plan_ = plan_trigger(stream_.result().matches, options_);
+  if (patching) results_ = patcher->finish(plan_);
+  return listed;
 }
 
 }  // namespace eso

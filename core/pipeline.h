@@ -9,12 +9,66 @@
 #include <thread>
 #include <vector>
 
+#include "core/event_decoder.h"
+#include "core/key_index.h"
 #include "core/kube_api.h"
 #include "core/match.h"
+#include "core/patch_coalescer.h"
 #include "core/patch_runner.h"
 #include "core/trigger_plan.h"
 
 namespace eso {
+
+// The one path from keys to patches (DESIGN.md §9): trigger, match, serve and `trigger --event`
+// all run a TriggerRun over an ObjectSource (LIST pages streamed from the API server, or serve's
+// index) with a Patcher (plain, or coalescing one patch in flight per object).
+
+/// What a run matches: keys, folders and configurations, and the scope they are matched in.
+struct KeySet {
+  std::vector<std::string> keys;
+  std::vector<std::string> paths;    ///< folders (Infisical)
+  std::vector<ConfigScope> configs;  ///< whole configurations (Doppler)
+  MatchScope scope;
+};
+
+/// The keys decoded events name, under the event's own key rule and environment; the scope's
+/// stores and names are the caller's to fill.
+KeySet key_set(const DecodedEvents& decoded);
+
+/// Where a run's objects come from, page by page.
+class ObjectSource {
+ public:
+  virtual ~ObjectSource() = default;
+  /// Delivers every object, page by page; stops at the first failure (of a LIST or `on_page`).
+  virtual Status pages(const KubeApi::PageHandler& on_page) = 0;
+};
+
+/// ExternalSecrets streamed from LISTs in each scope and, with `cluster`, ClusterExternalSecrets.
+class ListedObjects final : public ObjectSource {
+ public:
+  ListedObjects(KubeApi& api, std::vector<ListScope> scopes, bool cluster,
+                std::atomic<uint64_t>* lists = nullptr)
+      : api_(api), scopes_(std::move(scopes)), cluster_(cluster), lists_(lists) {}
+  Status pages(const KubeApi::PageHandler& on_page) override;
+
+ private:
+  KubeApi& api_;
+  std::vector<ListScope> scopes_;
+  bool cluster_;
+  std::atomic<uint64_t>* lists_;  ///< counts LISTs started, when given
+};
+
+/// serve's index: one page with the candidates for the keys (every object for folders and
+/// configurations, which name no key).
+class IndexedObjects final : public ObjectSource {
+ public:
+  IndexedObjects(const KeyIndex& index, const KeySet& keys) : index_(index), keys_(keys) {}
+  Status pages(const KubeApi::PageHandler& on_page) override;
+
+ private:
+  const KeyIndex& index_;
+  const KeySet& keys_;
+};
 
 /// Matches the objects of a LIST page by page as they arrive (DESIGN.md §9), keeping only those
 /// that matched or had a problem: memory follows the matches, not the object count. An object
@@ -49,7 +103,11 @@ class MatchStream {
 /// later ones. Each target is patched once however often it is submitted.
 class EarlyPatcher {
  public:
+  /// Plain: every patch writes `value`.
   EarlyPatcher(KubeApi& api, std::string value, int concurrency, PatchProgress progress = {});
+  /// Coalescing (serve): one patch in flight per object, each with a fresh value, shared by the
+  /// requests that arrive meanwhile (PatchResult::joined).
+  EarlyPatcher(PatchCoalescer& coalescer, int concurrency);
   ~EarlyPatcher();
   EarlyPatcher(const EarlyPatcher&) = delete;
   EarlyPatcher& operator=(const EarlyPatcher&) = delete;
@@ -68,8 +126,10 @@ class EarlyPatcher {
     AnnotationPlace place;
   };
   void work();
+  PatchResult run(const Job& job);
 
-  KubeApi& api_;
+  KubeApi* api_ = nullptr;
+  PatchCoalescer* coalescer_ = nullptr;
   std::string value_;
   size_t concurrency_;
   PatchProgress progress_;
@@ -83,6 +143,36 @@ class EarlyPatcher {
   size_t idle_ = 0;
   bool closing_ = false;
   std::vector<std::thread> threads_;
+};
+
+/// One run from keys to a report: streams the source's pages through a MatchStream, plans, and
+/// hands each new target to the patcher at once (none under `dry_run`).
+class TriggerRun {
+ public:
+  TriggerRun(KeySet keys, TriggerOptions options);
+  TriggerRun(const TriggerRun&) = delete;
+  TriggerRun& operator=(const TriggerRun&) = delete;
+
+  /// Runs over every page of `source`; `patcher` may be nullptr under dry_run. A failed LIST
+  /// stops the run; what was patched before it is in results().
+  Status run(ObjectSource& source, EarlyPatcher* patcher);
+
+  const KeySet& keys() const { return keys_; }
+  const TriggerOptions& options() const { return options_; }
+  const MatchResult& matched() const { return stream_.result(); }
+  size_t objects_seen() const { return stream_.objects_seen(); }
+  const TriggerPlan& plan() const { return plan_; }
+  /// In plan order; empty under dry_run.
+  const std::vector<PatchResult>& results() const { return results_; }
+  std::vector<PatchResult>& results() { return results_; }
+  TriggerPlan& plan() { return plan_; }
+
+ private:
+  KeySet keys_;
+  TriggerOptions options_;
+  MatchStream stream_;
+  TriggerPlan plan_;
+  std::vector<PatchResult> results_;
 };
 
 }  // namespace eso

@@ -15,6 +15,8 @@ inline constexpr std::string_view kDefaultTriggerAnnotation = "force-sync";
 /// The annotation ESO (>= v0.20) copies from a ClusterExternalSecret onto all its children.
 inline constexpr std::string_view kClusterForceSyncAnnotation = "external-secrets.io/force-sync";
 
+/// The one option struct of a run from keys to patches (trigger, serve, the trigger API): what
+/// is planned, and how the patches run.
 struct TriggerOptions {
   std::string annotation{kDefaultTriggerAnnotation};
   std::string value;              ///< unique per trigger; see trigger_stamp()
@@ -24,6 +26,8 @@ struct TriggerOptions {
   /// the parent: the annotation goes into the parent's spec.externalSecretMetadata too, which the
   /// ClusterExternalSecret controller writes onto every child.
   bool patch_children = false;
+  int concurrency = 16;  ///< patches in flight at once
+  bool dry_run = false;  ///< plan and report, patch nothing
 };
 
 /// One object to patch, with every match that led to it.

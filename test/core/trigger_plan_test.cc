@@ -8,10 +8,21 @@
 #include <doctest/doctest.h>
 
 #include "core/patch_runner.h"
+#include "core/pipeline.h"
 #include "test/core/es_json.h"
 #include "test/core/fake_kube.h"
 
 namespace eso {
+namespace {
+
+// Every patch of `plan` through the pipeline's patcher, as trigger runs them.
+std::vector<PatchResult> patch_all(KubeApi& api, const TriggerPlan& plan, int concurrency) {
+  EarlyPatcher patcher(api, plan.value, concurrency);
+  patcher.submit(plan);
+  return patcher.finish(plan);
+}
+
+}  // namespace
 
 using test::es_from_json;
 using test::FakeKube;
@@ -77,7 +88,7 @@ TEST_CASE("patches run with bounded concurrency and one failure does not stop th
                                         {},
                                         {}});
   }
-  const auto results = run_patches(kube, plan, 4);
+  const auto results = patch_all(kube, plan, 4);
   REQUIRE(results.size() == 20);
   CHECK(kube.peak <= 4);
   CHECK(kube.peak >= 2);
@@ -102,7 +113,7 @@ TEST_CASE("a concurrency of one patches sequentially") {
                                         {},
                                         {}});
   }
-  const auto results = run_patches(kube, plan, 1);
+  const auto results = patch_all(kube, plan, 1);
   CHECK(kube.peak == 1);
   CHECK(kube.patched == std::vector<std::string>{"0:a=b", "1:a=b", "2:a=b", "3:a=b", "4:a=b"});
 }
@@ -143,7 +154,7 @@ TEST_CASE("matches on a ClusterExternalSecret's children patch the parent once")
   CHECK(legacy.patches[0].children.size() == 2);
   CHECK(legacy.patches[1].place == AnnotationPlace::kObject);
   FakeKube kube;
-  run_patches(kube, legacy, 1);
+  patch_all(kube, legacy, 1);
   CHECK(kube.patched ==
         std::vector<std::string>{"shared:external-secrets.io/force-sync=v +children",
                                  "own:force-sync=v"});

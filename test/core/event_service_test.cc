@@ -1,6 +1,6 @@
-// The webhook's domain logic over a fake API: what it answers before and after its inputs are
-// ready.
-#include "core/webhook_service.h"
+// serve's domain logic over a fake API, answered through the webhook layer's one table from
+// outcomes to HTTP: what it answers before and after its inputs are ready.
+#include "core/event_service.h"
 
 #include <memory>
 
@@ -8,8 +8,16 @@
 
 #include "test/core/es_json.h"
 #include "test/core/fake_kube.h"
+#include "webhook/responses.h"
 
 namespace eso {
+namespace {
+
+http::Response answer(EventService& service, std::string_view source, std::string_view body) {
+  return webhook::event_response(service.handle(source, body));
+}
+
+}  // namespace
 
 TEST_CASE("serve with stores answers 503 until they are listed, then matches by provider") {
   test::FakeKube kube;
@@ -19,11 +27,11 @@ TEST_CASE("serve with stores answers 503 until they are listed, then matches by 
       "data": [{"secretKey": "k", "remoteRef": {"key": "db-password"}}]}})")});
   WebhookCounters counters;
   std::shared_ptr<const std::vector<SecretStoreRecord>> listed;
-  WebhookSettings settings;
+  EventSettings settings;
   settings.provider = "azurekv";
-  WebhookService service(
+  EventService service(
       kube, &index, [] { return true; }, settings, counters, nullptr, [&] { return listed; });
-  const auto early = service.handle("", R"({"keys": ["db-password"]})");
+  const auto early = answer(service, "", R"({"keys": ["db-password"]})");
   CHECK(early.status == 503);
   CHECK(early.body.find("not listed yet") != std::string::npos);
   REQUIRE(early.headers.size() == 1);
@@ -34,14 +42,14 @@ TEST_CASE("serve with stores answers 503 until they are listed, then matches by 
   kv.ref = ObjectRef{"SecretStore", "a", "kv"};
   kv.info.provider = "azurekv";
   listed = std::make_shared<const std::vector<SecretStoreRecord>>(std::vector{kv});
-  const auto ready = service.handle("", R"({"keys": ["DB-Password"]})");
+  const auto ready = answer(service, "", R"({"keys": ["DB-Password"]})");
   CHECK(ready.status == 200);
   CHECK(kube.patched.size() == 1);
 
   // Another provider's scope finds nothing to patch.
   kv.info.provider = "gcpsm";
   listed = std::make_shared<const std::vector<SecretStoreRecord>>(std::vector{kv});
-  const auto other = service.handle("", R"({"keys": ["db-password"]})");
+  const auto other = answer(service, "", R"({"keys": ["db-password"]})");
   CHECK(other.status == 200);
   CHECK(kube.patched.size() == 1);
 }
@@ -55,18 +63,18 @@ TEST_CASE("an Akeyless event patches no other tenant's path and no other case (n
       "data": [{"secretKey": "k", "remoteRef": {"key": "/team-b/secrets/password"}},
                {"secretKey": "l", "remoteRef": {"key": "/rt/db"}}]}})")});
   WebhookCounters counters;
-  WebhookService service(
-      kube, &index, [] { return true; }, WebhookSettings{}, counters);
-  const auto other_tenant = service.handle(
-      "akeyless",
-      R"({"item_name": "/team-a/secrets/password", "event_type": "static-secret-updated"})");
+  EventService service(
+      kube, &index, [] { return true; }, EventSettings{}, counters);
+  const auto other_tenant =
+      answer(service, "akeyless",
+             R"({"item_name": "/team-a/secrets/password", "event_type": "static-secret-updated"})");
   CHECK(other_tenant.status == 200);
-  const auto other_case = service.handle(
-      "akeyless", R"({"item_name": "/RT/DB", "event_type": "static-secret-updated"})");
+  const auto other_case = answer(
+      service, "akeyless", R"({"item_name": "/RT/DB", "event_type": "static-secret-updated"})");
   CHECK(other_case.status == 200);
   CHECK(kube.patched.empty());
-  const auto same = service.handle(
-      "akeyless", R"({"item_name": "rt/db", "event_type": "static-secret-updated"})");
+  const auto same = answer(service, "akeyless",
+                           R"({"item_name": "rt/db", "event_type": "static-secret-updated"})");
   CHECK(same.status == 200);
   CHECK(kube.patched.size() == 1);
 }
@@ -79,20 +87,20 @@ TEST_CASE("serve with --patch-children reaches a CES's children through the pare
       "ownerReferences": [{"kind": "ClusterExternalSecret", "name": "ces"}]},
       "spec": {"data": [{"secretKey": "k", "remoteRef": {"key": "/k"}}]}})")});
   WebhookCounters counters;
-  WebhookSettings settings;
-  settings.patch_children = true;
-  WebhookService service(
+  EventSettings settings;
+  settings.run.patch_children = true;
+  EventService service(
       kube, &index, [] { return true; }, settings, counters);
-  const auto r = service.handle("", R"({"keys": ["/k"]})");
+  const auto r = answer(service, "", R"({"keys": ["/k"]})");
   CHECK(r.status == 200);
   REQUIRE(kube.patched.size() == 1);
   CHECK(kube.patched[0].starts_with("ces:external-secrets.io/force-sync="));
   CHECK(kube.patched[0].ends_with(" +children"));
 
-  settings.patch_children = false;
-  WebhookService plain(
+  settings.run.patch_children = false;
+  EventService plain(
       kube, &index, [] { return true; }, settings, counters);
-  CHECK(plain.handle("", R"({"keys": ["/k"]})").status == 200);
+  CHECK(answer(plain, "", R"({"keys": ["/k"]})").status == 200);
   REQUIRE(kube.patched.size() == 2);
   CHECK_FALSE(kube.patched[1].ends_with(" +children"));
 }
@@ -101,13 +109,13 @@ TEST_CASE("a body that does not parse is 400, one that parses but is unusable is
   test::FakeKube kube;
   KeyIndex index;
   WebhookCounters counters;
-  WebhookService service(
-      kube, &index, [] { return true; }, WebhookSettings{}, counters);
-  const auto malformed = service.handle("", "{oops");
+  EventService service(
+      kube, &index, [] { return true; }, EventSettings{}, counters);
+  const auto malformed = answer(service, "", "{oops");
   CHECK(malformed.status == 400);
   CHECK(malformed.body.find("malformed JSON") != std::string::npos);
   // The status follows the error's code, not its wording.
-  const auto unusable = service.handle("", R"({"keys": "malformed"})");
+  const auto unusable = answer(service, "", R"({"keys": "malformed"})");
   CHECK(unusable.status == 422);
   CHECK(kube.patched.empty());
 }
@@ -134,9 +142,9 @@ TEST_CASE("serve reports an invalid find regexp and skips a generatorRef object 
     }
   } observer;
   WebhookCounters counters;
-  WebhookService service(
-      kube, &index, [] { return true; }, WebhookSettings{}, counters, &observer);
-  const auto reply = service.handle("", R"({"keys": ["/db"]})");
+  EventService service(
+      kube, &index, [] { return true; }, EventSettings{}, counters, &observer);
+  const auto reply = answer(service, "", R"({"keys": ["/db"]})");
   INFO(reply.body);
   CHECK(reply.status == 200);
   CHECK(reply.body.find(R"("problems":[{)") != std::string::npos);
@@ -146,11 +154,11 @@ TEST_CASE("serve reports an invalid find regexp and skips a generatorRef object 
   CHECK(observer.seen == 1);
   CHECK(kube.patched.empty());
 
-  WebhookSettings forced;
-  forced.force = true;
-  WebhookService force(
+  EventSettings forced;
+  forced.run.force = true;
+  EventService force(
       kube, &index, [] { return true; }, forced, counters);
-  CHECK(force.handle("", R"({"keys": ["/db"]})").status == 200);
+  CHECK(answer(force, "", R"({"keys": ["/db"]})").status == 200);
   CHECK(kube.patched.size() == 1);
 }
 
