@@ -82,6 +82,11 @@ Result<HttpsUrl> parse_https_url(std::string_view url) {
   if (url.size() > kMaxUrlBytes) {
     return Error{ErrorCode::kInvalidArgument, "the URL is longer than 2048 bytes"};
   }
+  // libcurl reads "https:///host/path" as host "host"; a URL like that is no SNS URL.
+  if (lower(url.substr(0, 8)) != "https://" || url.substr(8, 1) == "/" ||
+      url.substr(8, 1) == "\\") {
+    return Error{ErrorCode::kInvalidArgument, "the URL is not https://HOST/..."};
+  }
   std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> u(curl_url(), curl_url_cleanup);
   if (!u) return Error{ErrorCode::kInternal, "libcurl could not allocate a URL"};
   const std::string text(url);
