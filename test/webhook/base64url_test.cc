@@ -11,7 +11,9 @@ TEST_CASE("base64url: RFC 4648 vectors round-trip without padding") {
       {"", ""},           {"f", "Zg"},          {"fo", "Zm8"},          {"foo", "Zm9v"},
       {"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"}, {"foobar", "Zm9vYmFy"}, {"\xfb\xff", "-_8"},
   };
-  for (const auto& [bytes, text] : cases) {
+  for (const auto& c : cases) {
+    const std::string& bytes = c.first;
+    const std::string& text = c.second;
     CAPTURE(text);
     CHECK(base64url_encode(bytes) == text);
     auto decoded = base64url_decode(text);

@@ -78,6 +78,7 @@ TEST_CASE("Deliveries: many threads beginning the same id start it once") {
   DeliveryMemory memory;
   std::atomic<int> started{0};
   std::vector<std::thread> threads;
+  threads.reserve(8);
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < 200; ++i) {

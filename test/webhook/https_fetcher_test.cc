@@ -59,7 +59,9 @@ TEST_CASE("Cache-Control: max-age read and no-store or no-cache meaning zero") {
       {"max-age=600, no-cache", 0},
       {"max-age=99999999999999999999", 365L * 24 * 3600},
   };
-  for (const auto& [value, seconds] : cases) {
+  for (const auto& c : cases) {
+    const std::string value = c.first;
+    const std::optional<long> seconds = c.second;
     CAPTURE(value);
     const auto got = parse_cache_max_age(value);
     REQUIRE(got.has_value() == seconds.has_value());

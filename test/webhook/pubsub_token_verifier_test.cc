@@ -26,7 +26,8 @@ using Claims = std::map<std::string, std::string>;
 std::string to_json(const Claims& claims) {
   std::string out = "{";
   for (const auto& [name, value] : claims) {
-    out += (out.size() > 1 ? "," : "") + ("\"" + name + "\":" + value);
+    if (out.size() > 1) out += ',';
+    out.append("\"").append(name).append("\":").append(value);
   }
   return out + "}";
 }

@@ -145,7 +145,7 @@ TempDir::~TempDir() {
 }
 
 std::string TempDir::write(std::string_view name, std::string_view content) const {
-  const std::string file = path + "/" + std::string(name);
+  std::string file = path + "/" + std::string(name);
   std::ofstream(file, std::ios::binary) << content;
   return file;
 }

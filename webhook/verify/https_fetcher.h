@@ -36,7 +36,8 @@ struct CurlFetcherOptions {
 };
 
 /// HttpsFetcher over libcurl: https only (redirects are not followed, so a 3xx is an error),
-/// the server's certificate verified, bounded in time and size. Thread-safe: each call uses its
+/// the server's certificate verified, bounded in time and size. A proxy named by the
+/// environment (https_proxy, no_proxy) is used as curl uses it. Thread-safe: each call uses its
 /// own handle.
 class CurlHttpsFetcher final : public HttpsFetcher {
  public:

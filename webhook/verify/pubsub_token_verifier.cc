@@ -17,7 +17,7 @@ namespace eso::webhook {
 namespace {
 
 // A token far larger than Google's (about 1 KiB) is not one of theirs; no need to decode it.
-constexpr size_t kMaxTokenBytes = 16 * 1024;
+constexpr size_t kMaxTokenBytes = size_t{16} * 1024;
 // Sender-chosen claim values quoted in a log line are cut to this length.
 constexpr size_t kMaxQuoted = 128;
 

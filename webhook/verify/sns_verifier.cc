@@ -211,7 +211,8 @@ Result<std::unique_ptr<SnsVerifier>> SnsVerifier::create(SnsConfig config,
 
 namespace {
 
-SnsVerdict refuse(SnsVerdict v, SnsFailure reason, std::string detail) {
+// By reference: callers pass details read from `v.message`, evaluated before `v` moves.
+SnsVerdict refuse(SnsVerdict&& v, SnsFailure reason, std::string detail) {
   v.outcome = SnsVerdict::Outcome::kRejected;
   v.reason = reason;
   v.detail = std::move(detail);
