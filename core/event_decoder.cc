@@ -420,28 +420,60 @@ bool detect_aws(const Json& doc, const Ctx&) {
   return any_event(doc, [](const Json& e) { return json_member(e, "detail-type") != nullptr; });
 }
 
+// EventBridge's own "Secret Label Updated": acted on when AWSCURRENT moved.
+void aws_label_event(const std::string& detail_type, const Json& detail, const Ctx& ctx,
+                     DecodedEvents& out) {
+  if (!take(out, detail_type, ctx, kAwsTypes)) return;
+  const std::string label = json_string(detail, "labelUpdated");
+  if (label != "AWSCURRENT") {
+    out.ignored.push_back({detail_type, "label \"" + label +
+                                            "\" moved; ESO reads AWSCURRENT unless a version "
+                                            "is named"});
+    return;
+  }
+  const std::string name = json_string(detail, "name");
+  if (name.empty()) {
+    out.ignored.push_back({detail_type, "no detail.name"});
+    return;
+  }
+  add_key(out, name);
+}
+
+// The secret a CloudTrail call changed so that AWSCURRENT reads a new value, or "" with the
+// reason in `out.ignored`.
+std::string cloudtrail_secret(const std::string& type, const Json& detail, DecodedEvents& out) {
+  const Json* extra = json_member(detail, "additionalEventData");
+  if (type == "RotationSucceeded") {
+    std::string key = extra != nullptr ? string_ci(*extra, "SecretId") : "";
+    if (key.empty()) out.ignored.push_back({type, "no secret id in the event"});
+    return key;
+  }
+  const Json* params = json_member(detail, "requestParameters");
+  const Json* stages = params != nullptr ? member_ci(*params, "versionStages") : nullptr;
+  if (type == "PutSecretValue" && stages != nullptr && stages->IsArray() &&
+      std::none_of(stages->Begin(), stages->End(), [](const Json& v) {
+        return v.IsString() && std::string_view(v.GetString()) == "AWSCURRENT";
+      })) {
+    out.ignored.push_back({type, "the new value is not staged AWSCURRENT"});
+    return "";
+  }
+  if (type == "UpdateSecretVersionStage" && params != nullptr &&
+      (string_ci(*params, "versionStage") != "AWSCURRENT" ||
+       member_ci(*params, "moveToVersionId") == nullptr)) {
+    out.ignored.push_back({type, "AWSCURRENT did not move"});
+    return "";
+  }
+  const std::string key = params != nullptr ? string_ci(*params, "secretId") : "";
+  if (key.empty()) out.ignored.push_back({type, "no secret id in the event"});
+  return key;
+}
+
 void aws_event(const Json& e, const Ctx& ctx, DecodedEvents& out) {
   const std::string detail_type = json_string(e, "detail-type");
   const Json* detail_ptr = json_member(e, "detail");
   static const Json kNull;
   const Json& detail = detail_ptr != nullptr ? *detail_ptr : kNull;
-  if (detail_type == "Secret Label Updated") {
-    if (!take(out, detail_type, ctx, kAwsTypes)) return;
-    const std::string label = json_string(detail, "labelUpdated");
-    if (label != "AWSCURRENT") {
-      out.ignored.push_back({detail_type, "label \"" + label +
-                                              "\" moved; ESO reads AWSCURRENT unless a version "
-                                              "is named"});
-      return;
-    }
-    const std::string name = json_string(detail, "name");
-    if (name.empty()) {
-      out.ignored.push_back({detail_type, "no detail.name"});
-      return;
-    }
-    add_key(out, name);
-    return;
-  }
+  if (detail_type == "Secret Label Updated") return aws_label_event(detail_type, detail, ctx, out);
   if (detail_type.find("via CloudTrail") == std::string::npos) {
     ++out.events;
     ++out.types[detail_type];
@@ -459,33 +491,9 @@ void aws_event(const Json& e, const Ctx& ctx, DecodedEvents& out) {
     out.ignored.push_back({type, "the call failed (" + failed + ")"});
     return;
   }
-  std::string key;
-  if (type == "RotationSucceeded") {
-    const Json* extra = json_member(detail, "additionalEventData");
-    key = extra != nullptr ? string_ci(*extra, "SecretId") : "";
-  } else {
-    const Json* params = json_member(detail, "requestParameters");
-    key = params != nullptr ? string_ci(*params, "secretId") : "";
-    const Json* stages = params != nullptr ? member_ci(*params, "versionStages") : nullptr;
-    if (type == "PutSecretValue" && stages != nullptr && stages->IsArray() &&
-        std::none_of(stages->Begin(), stages->End(), [](const Json& v) {
-          return v.IsString() && std::string_view(v.GetString()) == "AWSCURRENT";
-        })) {
-      out.ignored.push_back({type, "the new value is not staged AWSCURRENT"});
-      return;
-    }
-    if (type == "UpdateSecretVersionStage" && params != nullptr &&
-        (string_ci(*params, "versionStage") != "AWSCURRENT" ||
-         member_ci(*params, "moveToVersionId") == nullptr)) {
-      out.ignored.push_back({type, "AWSCURRENT did not move"});
-      return;
-    }
+  if (std::string key = cloudtrail_secret(type, detail, out); !key.empty()) {
+    add_key(out, std::move(key));
   }
-  if (key.empty()) {
-    out.ignored.push_back({type, "no secret id in the event"});
-    return;
-  }
-  add_key(out, std::move(key));
 }
 
 Status decode_aws(const Json& doc, const Ctx& ctx, DecodedEvents& out) {
