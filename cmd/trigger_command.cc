@@ -7,8 +7,6 @@
 #include <thread>
 
 #include <fmt/format.h>
-#include <rapidjson/prettywriter.h>
-#include <rapidjson/stringbuffer.h>
 
 #include "cmd/exit_code.h"
 #include "cmd/inventory.h"
@@ -16,43 +14,12 @@
 #include "cmd/table.h"
 #include "cmd/trigger_wait.h"
 #include "core/go_duration.h"
-#include "core/json_report.h"
 #include "core/pipeline.h"
 #include "core/trigger_plan.h"
+#include "core/trigger_report.h"
 
 namespace eso::cmd {
 namespace {
-
-// One line of the report: what happened to one object.
-struct ObjectReport {
-  ObjectRef target;
-  std::string result;  // patched | would-patch | skipped | failed
-  std::string annotation;
-  std::string detail;  // the skip reason or the error
-  std::vector<Match> reasons;
-  std::vector<ObjectRef> children;
-  std::string resource_version;
-};
-
-std::vector<ObjectReport> build_reports(const TriggerPlan& plan,
-                                        const std::vector<PatchResult>& results, bool dry_run) {
-  std::vector<ObjectReport> reports;
-  for (size_t i = 0; i < plan.patches.size(); ++i) {
-    const auto& p = plan.patches[i];
-    ObjectReport r{
-        p.target, dry_run ? "would-patch" : "patched", p.annotation, "", p.reasons, p.children, ""};
-    if (!dry_run && results[i].outcome) r.resource_version = results[i].outcome->resource_version;
-    if (!dry_run && !results[i].outcome) {
-      r.result = "failed";
-      r.detail = results[i].outcome.error().message;
-    }
-    reports.push_back(std::move(r));
-  }
-  for (const auto& s : plan.skipped) {
-    reports.push_back(ObjectReport{s.target, "skipped", "", skip_text(s), s.reasons, {}, ""});
-  }
-  return reports;
-}
 
 std::string detail_of(const ObjectReport& r, const TriggerPlan& plan) {
   if (!r.detail.empty()) return r.detail;
@@ -73,97 +40,15 @@ void print_table(const std::vector<ObjectReport>& reports, const TriggerPlan& pl
   table.print(stdout);
 }
 
-using JsonWriter = rapidjson::PrettyWriter<rapidjson::StringBuffer>;
-
-void write_report(JsonWriter& w, const ObjectReport& r) {
-  w.StartObject();
-  write_object_ref(w, r.target);
-  w.Key("result");
-  w.String(r.result);
-  if (!r.annotation.empty()) {
-    w.Key("annotation");
-    w.String(r.annotation);
-  }
-  w.Key("matches");
-  w.StartArray();
-  for (const auto& m : r.reasons) {
-    w.StartObject();
-    write_match_fields(w, m);
-    w.EndObject();
-  }
-  w.EndArray();
-  if (!r.children.empty()) {
-    w.Key("children");
-    w.StartArray();
-    for (const auto& c : r.children) {
-      w.StartObject();
-      write_object_ref(w, c);
-      w.EndObject();
-    }
-    w.EndArray();
-  }
-  if (!r.resource_version.empty()) {
-    w.Key("resourceVersion");
-    w.String(r.resource_version);
-  }
-  if (!r.detail.empty()) {
-    w.Key(r.result == "failed" ? "error" : "reason");
-    w.String(r.detail);
-  }
-  w.EndObject();
-}
-
-void write_waits(JsonWriter& w, const std::vector<WaitResult>& waits) {
-  w.Key("waits");
-  w.StartArray();
-  for (const auto& r : waits) {
-    w.StartObject();
-    write_object_ref(w, r.target.ref);
-    if (r.target.via != r.target.ref) {
-      w.Key("via");
-      w.StartObject();
-      write_object_ref(w, r.target.via);
-      w.EndObject();
-    }
-    w.Key("result");
-    w.String(wait_result_text(r.outcome));
-    w.Key("elapsedSeconds");
-    w.Double(static_cast<double>(r.elapsed.count()) / 1000.0);
-    if (r.outcome != SyncOutcome::kSynced) {
-      w.Key("detail");
-      w.String(r.detail);
-    }
-    w.EndObject();
-  }
-  w.EndArray();
-}
-
-void print_json(const std::vector<ObjectReport>& reports, const TriggerPlan& plan, bool dry_run,
-                const std::vector<MatchProblem>& problems, const std::vector<WaitResult>* waits) {
-  rapidjson::StringBuffer buffer;
-  JsonWriter w(buffer);
-  w.SetIndent(' ', 2);
-  w.StartObject();
-  w.Key("value");
-  w.String(plan.value);
-  w.Key("dryRun");
-  w.Bool(dry_run);
-  w.Key("objects");
-  w.StartArray();
-  for (const auto& r : reports) write_report(w, r);
-  w.EndArray();
-  write_problems(w, problems);
-  if (waits != nullptr) write_waits(w, *waits);
-  w.EndObject();
-  fmt::print("{}\n", buffer.GetString());
-}
-
 void print_report(const std::vector<ObjectReport>& reports, const TriggerPlan& plan,
                   const TriggerCommandOptions& options, const std::vector<MatchProblem>& problems,
                   const std::vector<WaitResult>* waits) {
   switch (options.output) {
     case OutputFormat::kJson:
-      print_json(reports, plan, options.run.dry_run, problems, waits);
+      fmt::print("{}\n",
+                 report_json(TriggerReport{plan.value, options.run.dry_run, reports, problems,
+                                           waits ? std::optional(*waits) : std::nullopt},
+                             true));
       return;
     case OutputFormat::kName:
       for (const auto& r : reports) {
