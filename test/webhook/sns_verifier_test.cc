@@ -313,6 +313,32 @@ TEST_CASE("SNS: a certificate that cannot be fetched is unavailable and fetches 
   CHECK(s.fetcher->count() == 2);
 }
 
+TEST_CASE("SNS: forged certificate URLs that fail cost a bounded number of fetches") {
+  SnsConfig config = Sns::base_config();
+  config.failed_fetch_budget = 3;
+  Sns s(config);
+  auto verify_with = [&s](const std::string& url) {
+    SnsMessage m = notification();
+    m.signing_cert_url = url;
+    return s.verifier->verify(s.body(m)).outcome;
+  };
+  const std::string made_up = "https://sns.us-east-1.amazonaws.com/made-up-";
+  // One failure does not keep a genuine certificate from being fetched.
+  CHECK(verify_with(made_up + "0.pem") == SnsVerdict::Outcome::kCertUnavailable);
+  CHECK(verify_with(kCertUrl) == SnsVerdict::Outcome::kOk);
+  CHECK(s.fetcher->count() == 2);
+  // A burst of made-up URLs: three fetches fail, then none is tried until they age.
+  for (int i = 1; i <= 20; ++i) {
+    CHECK(verify_with(made_up + std::to_string(i) + ".pem") ==
+          SnsVerdict::Outcome::kCertUnavailable);
+  }
+  CHECK(s.fetcher->count() == 4);
+  CHECK(verify_with(kCertUrl) == SnsVerdict::Outcome::kOk);  // cached: no fetch needed
+  s.time.advance(10s);
+  CHECK(verify_with(made_up + "21.pem") == SnsVerdict::Outcome::kCertUnavailable);
+  CHECK(s.fetcher->count() == 5);
+}
+
 TEST_CASE("SNS: a configuration without topics or with a bad host pattern is refused") {
   SnsConfig none;
   auto a = SnsVerifier::create(none, std::make_shared<FakeFetcher>());

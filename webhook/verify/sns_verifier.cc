@@ -99,7 +99,11 @@ struct SnsVerifier::Impl {
   std::map<std::string, CachedKey, std::less<>> cache;
   uint64_t next_order = 0;
   size_t fetches = 0;
-  std::optional<Clock::time_point> last_failure;
+  std::map<std::string, Clock::time_point, std::less<>> failed_urls;  ///< URL -> when
+  std::deque<Clock::time_point> failures;  ///< recent failed fetches, oldest first
+
+  /// Forgets failures older than the interval; true when `url` may be fetched now.
+  bool may_fetch(const std::string& url, Clock::time_point now);
 
   bool topic_allowed(std::string_view arn) const {
     const auto& allowed = config.allowed_topic_arns;
@@ -162,6 +166,15 @@ void SnsVerifier::Impl::remember(const std::string& url, PublicKey key, Clock::t
   cache[url] = CachedKey{std::move(key), now + config.cert_cache_ttl, next_order++};
 }
 
+bool SnsVerifier::Impl::may_fetch(const std::string& url, Clock::time_point now) {
+  const auto recent = [&](Clock::time_point t) {
+    return now >= t && now - t < config.failed_fetch_interval;
+  };
+  while (!failures.empty() && !recent(failures.front())) failures.pop_front();
+  std::erase_if(failed_urls, [&](const auto& entry) { return !recent(entry.second); });
+  return failed_urls.count(url) == 0 && failures.size() < config.failed_fetch_budget;
+}
+
 Result<PublicKey> SnsVerifier::Impl::signing_key(const HttpsUrl& url) {
   std::lock_guard lock(mu);
   const auto now = clock();
@@ -169,15 +182,15 @@ Result<PublicKey> SnsVerifier::Impl::signing_key(const HttpsUrl& url) {
     if (now < it->second.expires) return it->second.key;
     cache.erase(it);
   }
-  if (last_failure && now >= *last_failure &&
-      now - *last_failure < config.min_failed_fetch_interval) {
+  if (!may_fetch(url.url, now)) {
     return Error{ErrorCode::kUnreachable,
-                 "a signing certificate fetch failed moments ago; not fetching again yet"};
+                 "signing certificate fetches failed moments ago; not fetching again yet"};
   }
   ++fetches;
   auto document = fetcher->get(url.url);
   if (!document) {
-    last_failure = now;
+    failures.push_back(now);  // both stay within the budget: may_fetch stops at it
+    failed_urls[url.url] = now;
     return Error{ErrorCode::kUnreachable, document.error().message};
   }
   auto key = verify_chain(document->body, now);

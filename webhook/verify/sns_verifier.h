@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -45,9 +46,13 @@ struct SnsConfig {
   std::string host_pattern_for_tests{kSnsHostPattern};
   size_t cert_cache_entries = 32;
   std::chrono::seconds cert_cache_ttl{std::chrono::hours(24)};
-  /// After a certificate fetch fails, fetches of certificates not cached wait this long, so a
-  /// stream of messages naming made-up certificate URLs cannot make us fetch for each.
-  std::chrono::seconds min_failed_fetch_interval{10};
+  /// A certificate URL whose fetch failed is not fetched again for this long, and at most
+  /// `failed_fetch_budget` fetches may fail within it (then no uncached certificate is fetched
+  /// until one of those failures is older): a stream of forged messages naming made-up
+  /// certificate URLs costs a few fetches per interval, not one per message, and cannot stop
+  /// a genuine certificate from being fetched with a single failure.
+  std::chrono::seconds failed_fetch_interval{10};
+  size_t failed_fetch_budget = 4;
 };
 
 /// The verdict on one SNS message.
