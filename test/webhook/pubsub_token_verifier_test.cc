@@ -3,6 +3,8 @@
 #include "webhook/verify/pubsub_token_verifier.h"
 
 #include <map>
+#include <set>
+#include <thread>
 
 #include <doctest/doctest.h>
 
@@ -151,6 +153,7 @@ TEST_CASE("Pub/Sub token: every failure has its reason and no message holds the 
     CAPTURE(c.what);
     const auto verdict = p.verifier->verify(c.authorization);
     CHECK(verdict.outcome == TokenVerdict::Outcome::kRejected);
+    CHECK(verdict.reason == c.reason);
     CHECK(to_string(verdict.reason) == to_string(c.reason));
     CHECK(!verdict.detail.empty());
     const auto space = c.authorization.find(' ');
@@ -177,6 +180,31 @@ TEST_CASE("Pub/Sub token: exp and iat are allowed the configured skew") {
   PubSub q(strict);
   CHECK(q.verifier->verify(q.with("exp", std::to_string(q.time.seconds() - 1))).reason ==
         TokenFailure::kExpired);
+}
+
+TEST_CASE("Pub/Sub token: each reason has its own metric label") {
+  std::set<std::string_view> labels;
+  for (int r = 0; r <= static_cast<int>(TokenFailure::kEmailNotVerified); ++r) {
+    labels.insert(to_string(static_cast<TokenFailure>(r)));
+  }
+  CHECK(labels.size() == 10);
+  CHECK(labels.count("unknown") == 0);
+}
+
+TEST_CASE("Pub/Sub keys: concurrent first verifications fetch the keys once") {
+  PubSub p;
+  const std::string token = p.bearer(p.claims());
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  threads.reserve(8);
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 10; ++i) ok += p.verifier->verify(token).ok() ? 1 : 0;
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(ok == 80);
+  CHECK(p.fetcher->count() == 1);
 }
 
 TEST_CASE("Pub/Sub token: the allowed emails compare without case") {

@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <functional>
+#include <set>
 #include <vector>
 
 #include <doctest/doctest.h>
@@ -185,9 +186,19 @@ TEST_CASE("SNS: every failure has its reason") {
     CAPTURE(c.what);
     const auto verdict = s.verifier->verify(c.body);
     CHECK(verdict.outcome == SnsVerdict::Outcome::kRejected);
+    CHECK(verdict.reason == c.reason);
     CHECK(to_string(verdict.reason) == to_string(c.reason));
     CHECK(!verdict.detail.empty());
   }
+}
+
+TEST_CASE("SNS: each reason has its own metric label") {
+  std::set<std::string_view> labels;
+  for (int r = 0; r <= static_cast<int>(SnsFailure::kBadSignature); ++r) {
+    labels.insert(to_string(static_cast<SnsFailure>(r)));
+  }
+  CHECK(labels.size() == 6);
+  CHECK(labels.count("unknown") == 0);
 }
 
 TEST_CASE("SNS: a certificate URL that is not https on an SNS host is refused without a fetch") {
