@@ -138,6 +138,20 @@ void add_auth_options(CLI::App* cmd, ServeOptions& options) {
       ->capture_default_str();
 }
 
+// The trigger API's limits.
+void add_trigger_api_options(CLI::App* cmd, ServeOptions& options) {
+  cmd->add_option("--trigger-namespaces", options.trigger_namespaces,
+                  "Namespaces POST /v1/trigger may reach (default: every one serve watches)")
+      ->delimiter(',');
+  cmd->add_option("--trigger-max-wait", options.trigger_max_wait,
+                  "The longest \"wait\" a trigger request may ask for")
+      ->capture_default_str();
+  cmd->add_option("--trigger-max-waiting", options.trigger_max_waiting,
+                  "Trigger requests waiting for ESO at once (each holds a worker)")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+}
+
 }  // namespace
 
 CLI::App* add_serve_command(CLI::App& app, ServeOptions& options) {
@@ -146,6 +160,7 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& options) {
   add_limit_options(cmd, options);
   add_run_options(cmd, options);
   add_auth_options(cmd, options);
+  add_trigger_api_options(cmd, options);
   return cmd;
 }
 
@@ -153,7 +168,7 @@ namespace {
 
 // The durations serve's flags give, checked once.
 struct ServeDurations {
-  std::chrono::milliseconds phase, drain, tolerance, stores_refresh, watch_timeout;
+  std::chrono::milliseconds phase, drain, tolerance, stores_refresh, watch_timeout, trigger_wait;
 };
 
 Result<ServeDurations> durations(const ServeOptions& options) {
@@ -162,14 +177,15 @@ Result<ServeDurations> durations(const ServeOptions& options) {
       {"--drain-timeout", &options.drain_timeout},
       {"--signature-tolerance", &options.signature_tolerance},
       {"--stores-refresh", &options.stores_refresh},
-      {"--watch-timeout", &options.watch_timeout}};
+      {"--watch-timeout", &options.watch_timeout},
+      {"--trigger-max-wait", &options.trigger_max_wait}};
   std::vector<std::chrono::milliseconds> parsed;
   for (const auto& [name, text] : given) {
     auto d = duration_option(name, *text);
     if (!d) return d.error();
     parsed.push_back(*d);
   }
-  return ServeDurations{parsed[0], parsed[1], parsed[2], parsed[3], parsed[4]};
+  return ServeDurations{parsed[0], parsed[1], parsed[2], parsed[3], parsed[4], parsed[5]};
 }
 
 // Flags and credentials that cannot work together: a usage error before anything starts.
@@ -189,6 +205,13 @@ std::optional<Error> check_configuration(const ServeOptions& options,
     return Error{ErrorCode::kInvalidArgument,
                  "an API key is set (WEBHOOK_API_KEY or api-key) but neither --api-key-header "
                  "nor --api-key-query says where senders put it"};
+  }
+  const std::string& token = secrets.trigger_token;
+  if (!token.empty() &&
+      (token == secrets.http.token || token == secrets.http.password || token == secrets.api_key)) {
+    return Error{ErrorCode::kConfig,
+                 "the trigger token equals a webhook credential: give the trigger API a token of "
+                 "its own, so a webhook sender cannot call it"};
   }
   if (!credentials.any_webhook() && options.http.tls_client_ca.empty() &&
       !options.http.insecure_no_auth) {
@@ -299,6 +322,14 @@ void print_start_up(const ServeOptions& options, const std::vector<int>& ports, 
   if (http.insecure_no_auth) auth.emplace_back("none (--insecure-no-auth)");
   fmt::print(stderr, "eso-updater serve: webhook auth: {}{}\n", fmt::join(auth, ", "),
              http.metrics_auth ? "; /metrics too" : "");
+  fmt::print(
+      stderr, "eso-updater serve: trigger API (POST /v1/trigger): {}\n",
+      secrets.trigger_token.empty()
+          ? std::string("off (no trigger token)")
+          : fmt::format("on, bearer trigger token; namespaces: {}",
+                        options.trigger_namespaces.empty()
+                            ? std::string("all in scope")
+                            : fmt::format("{}", fmt::join(options.trigger_namespaces, ","))));
 }
 
 // Logs once when the index has synced: objects and milliseconds since it started.
@@ -389,9 +420,12 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
   EventService service(*client, watchers.index(), ready,
                        event_settings(options, global, *d, scopes), counters, &observer,
                        watchers.stores());
+  webhook::TriggerApi trigger_api(
+      service, *client,
+      {options.trigger_namespaces, d->trigger_wait, 1000, options.trigger_max_waiting});
   webhook::WebhookHandler handler(
       options.http, *route_stores, *route_providers, service, credentials, metrics,
-      {ready, [&] { return metrics.render(counters, watchers.stats()); }});
+      {ready, [&] { return metrics.render(counters, watchers.stats()); }, &trigger_api});
   http::HttpServer server(server_options(options, *d, tls), handler);
   auto ports = server.bind();
   if (!ports) {

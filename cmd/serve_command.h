@@ -36,6 +36,11 @@ struct ServeOptions {
   std::string tls_key;                     ///< and this key
   std::string signature_tolerance = "5m";  ///< signed senders' timestamp window
   webhook::HandlerOptions http;            ///< authentication, route scopes, log format
+  /// The trigger API (DESIGN.md §11): namespaces it may reach, its longest wait, and how many
+  /// requests may wait at once.
+  std::vector<std::string> trigger_namespaces;
+  std::string trigger_max_wait = "10m";
+  int trigger_max_waiting = 1;
 };
 
 /// `eso-updater serve`: the webhook server (DESIGN.md §6).

@@ -65,41 +65,82 @@ EventOutcome EventService::handle(const EventRequest& request, std::string_view 
   return outcome;
 }
 
-EventOutcome EventService::trigger(KeySet keys, const TriggerOptions& options,
-                                   const std::string& provider) {
+bool EventService::prepare(KeySet& keys, const std::string& provider, EventOutcome& outcome) {
   if (index_ != nullptr && !index_ready_()) {
-    return failed(EventStatus::kNotReady, ErrorCode::kUnreachable,
-                  "the index of ExternalSecrets is not synced yet; retry");
+    outcome = failed(EventStatus::kNotReady, ErrorCode::kUnreachable,
+                     "the index of ExternalSecrets is not synced yet; retry");
+    return false;
   }
-  EventOutcome outcome;
   // Kept alive with the outcome: the run's scope points into it.
   outcome.stores = stores_ ? stores_() : nullptr;
   if (stores_ && !outcome.stores) {
-    return failed(EventStatus::kNotReady, ErrorCode::kUnreachable,
-                  "the SecretStores are not listed yet; retry");
+    outcome = failed(EventStatus::kNotReady, ErrorCode::kUnreachable,
+                     "the SecretStores are not listed yet; retry");
+    return false;
   }
   keys.scope.provider = provider;
   if (outcome.stores) keys.scope.stores = store_lookup(outcome.stores.get());
   if (!provider.empty() && !outcome.stores) {
-    return failed(EventStatus::kRejected, ErrorCode::kInvalidArgument,
-                  "scoping to provider \"" + provider + "\" needs serve --stores (or --provider)");
+    outcome =
+        failed(EventStatus::kRejected, ErrorCode::kInvalidArgument,
+               "scoping to provider \"" + provider + "\" needs serve --stores (or --provider)");
+    return false;
   }
+  return true;
+}
+
+std::unique_ptr<ObjectSource> EventService::source_for(const KeySet& keys) {
+  if (index_ != nullptr) return std::make_unique<IndexedObjects>(*index_, keys);
+  return std::make_unique<ListedObjects>(api_, settings_.scopes, settings_.cluster_external_secrets,
+                                         &counters_.lists);
+}
+
+EventOutcome EventService::trigger(KeySet keys, const TriggerOptions& options,
+                                   const std::string& provider) {
+  EventOutcome outcome;
+  if (!prepare(keys, provider, outcome)) return outcome;
   auto run = std::make_shared<TriggerRun>(std::move(keys), options);
-  std::unique_ptr<ObjectSource> source;
-  if (index_ != nullptr) {
-    source = std::make_unique<IndexedObjects>(*index_, run->keys());
-  } else {
-    source = std::make_unique<ListedObjects>(api_, settings_.scopes,
-                                             settings_.cluster_external_secrets, &counters_.lists);
-  }
+  const auto source = source_for(run->keys());
   EarlyPatcher patcher(coalescer_, options.concurrency);
   if (auto listed = run->run(*source, &patcher); !listed) {
     return failed(EventStatus::kUnavailable, listed.error().code,
                   "cannot read ExternalSecrets: " + listed.error().message);
   }
+  account(*run);
+  outcome.run = std::move(run);
+  return outcome;
+}
+
+EventOutcome EventService::plan(KeySet keys, const TriggerOptions& options,
+                                const std::string& provider,
+                                const std::set<std::string>& namespaces) {
+  EventOutcome outcome;
+  if (!prepare(keys, provider, outcome)) return outcome;
+  auto run = std::make_shared<TriggerRun>(std::move(keys), options);
+  const auto source = source_for(run->keys());
+  NamespacedObjects in_scope(*source, namespaces);
+  if (auto listed = run->run(in_scope, nullptr); !listed) {
+    return failed(EventStatus::kUnavailable, listed.error().code,
+                  "cannot read ExternalSecrets: " + listed.error().message);
+  }
   counters_.matches += run->matched().matches.size();
   counters_.match_problems += run->matched().problems.size();
-  for (const auto& r : run->results()) {
+  outcome.run = std::move(run);
+  return outcome;
+}
+
+void EventService::patch(TriggerRun& run) {
+  EarlyPatcher patcher(api_, run.options().value, run.options().concurrency);
+  run.patch(patcher);
+  for (const auto& r : run.results())
+    ++(r.outcome ? counters_.patches_ok : counters_.patches_failed);
+  report_patches(run);
+}
+
+void EventService::account(const TriggerRun& run) {
+  counters_.matches += run.matched().matches.size();
+  counters_.match_problems += run.matched().problems.size();
+  for (const auto& r : run.results()) {
     if (!r.outcome) {
       ++counters_.patches_failed;
       continue;
@@ -108,15 +149,18 @@ EventOutcome EventService::trigger(KeySet keys, const TriggerOptions& options,
     if (r.joined) ++counters_.patches_joined;
   }
   if (observer_ != nullptr) {
-    for (const auto& p : run->matched().problems) observer_->problem(p);
-    for (size_t i = 0; i < run->results().size(); ++i) {
-      const auto& r = run->results()[i];
-      observer_->patched(r.target, run->plan().patches[i].annotation, r.joined, r.latency,
-                         r.outcome ? nullptr : &r.outcome.error());
-    }
+    for (const auto& p : run.matched().problems) observer_->problem(p);
   }
-  outcome.run = std::move(run);
-  return outcome;
+  report_patches(run);
+}
+
+void EventService::report_patches(const TriggerRun& run) {
+  if (observer_ == nullptr) return;
+  for (size_t i = 0; i < run.results().size(); ++i) {
+    const auto& r = run.results()[i];
+    observer_->patched(r.target, run.plan().patches[i].annotation, r.joined, r.latency,
+                       r.outcome ? nullptr : &r.outcome.error());
+  }
 }
 
 }  // namespace eso

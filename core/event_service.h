@@ -4,6 +4,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -103,13 +104,28 @@ class EventService {
   }
 
   /// Runs `keys` (their scope's store names and environment set) through the pipeline with
-  /// `options`; `scope.provider` narrows to a provider, which needs the stores.
+  /// `options`, patching through the coalescer as matches arrive; `provider` narrows to a
+  /// provider, which needs the stores.
   EventOutcome trigger(KeySet keys, const TriggerOptions& options,
                        const std::string& provider = "");
+
+  /// Matches and plans only (the trigger API: its wait reads each object before the patch);
+  /// in `namespaces` only when given. Patch the plan with patch().
+  EventOutcome plan(KeySet keys, const TriggerOptions& options, const std::string& provider,
+                    const std::set<std::string>& namespaces);
+  /// Patches a planned run with its own value (unless dry_run), counted and logged like events.
+  void patch(TriggerRun& run);
 
   const EventSettings& settings() const { return settings_; }
 
  private:
+  // The checks before a run, setting the provider and stores on `keys`; false with the error
+  // in `outcome`.
+  bool prepare(KeySet& keys, const std::string& provider, EventOutcome& outcome);
+  std::unique_ptr<ObjectSource> source_for(const KeySet& keys);
+  void account(const TriggerRun& run);
+  void report_patches(const TriggerRun& run);
+
   KubeApi& api_;
   const KeyIndex* index_;
   std::function<bool()> index_ready_;

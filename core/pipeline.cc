@@ -65,6 +65,16 @@ Status IndexedObjects::pages(const KubeApi::PageHandler& on_page) {
   return on_page(every ? index_.all() : index_.candidates(keys_.keys));
 }
 
+Status NamespacedObjects::pages(const KubeApi::PageHandler& on_page) {
+  if (namespaces_.empty()) return inner_.pages(on_page);
+  return inner_.pages([&](std::vector<ExternalSecret> page) {
+    std::erase_if(page, [&](const ExternalSecret& o) {
+      return o.ref.namespace_name.empty() || namespaces_.count(o.ref.namespace_name) == 0;
+    });
+    return page.empty() ? ok_status() : on_page(std::move(page));
+  });
+}
+
 EarlyPatcher::EarlyPatcher(KubeApi& api, std::string value, int concurrency, PatchProgress progress)
     : api_(&api),
       value_(std::move(value)),
@@ -174,6 +184,12 @@ Status TriggerRun::run(ObjectSource& source, EarlyPatcher* patcher) {
   plan_ = plan_trigger(stream_.result().matches, options_);
   if (patching) results_ = patcher->finish(plan_);
   return listed;
+}
+
+void TriggerRun::patch(EarlyPatcher& patcher) {
+  if (options_.dry_run) return;
+  patcher.submit(plan_);
+  results_ = patcher.finish(plan_);
 }
 
 }  // namespace eso

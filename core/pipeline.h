@@ -145,6 +145,21 @@ class EarlyPatcher {
   std::vector<std::thread> threads_;
 };
 
+/// Another source's objects in the given namespaces only (all when empty); cluster-scoped
+/// objects (ClusterExternalSecrets) are dropped when namespaces are given. A match on a
+/// ClusterExternalSecret's child in one of them still patches the parent (its controller owns
+/// the children), which refreshes its children in every namespace.
+class NamespacedObjects final : public ObjectSource {
+ public:
+  NamespacedObjects(ObjectSource& inner, std::set<std::string> namespaces)
+      : inner_(inner), namespaces_(std::move(namespaces)) {}
+  Status pages(const KubeApi::PageHandler& on_page) override;
+
+ private:
+  ObjectSource& inner_;
+  std::set<std::string> namespaces_;
+};
+
 /// One run from keys to a report: streams the source's pages through a MatchStream, plans, and
 /// hands each new target to the patcher at once (none under `dry_run`).
 class TriggerRun {
@@ -153,9 +168,11 @@ class TriggerRun {
   TriggerRun(const TriggerRun&) = delete;
   TriggerRun& operator=(const TriggerRun&) = delete;
 
-  /// Runs over every page of `source`; `patcher` may be nullptr under dry_run. A failed LIST
-  /// stops the run; what was patched before it is in results().
+  /// Runs over every page of `source`; `patcher` may be nullptr under dry_run, or to plan only
+  /// and patch() later. A failed LIST stops the run; what was patched before it is in results().
   Status run(ObjectSource& source, EarlyPatcher* patcher);
+  /// Patches the plan of a run that planned only (unless dry_run).
+  void patch(EarlyPatcher& patcher);
 
   const KeySet& keys() const { return keys_; }
   const TriggerOptions& options() const { return options_; }

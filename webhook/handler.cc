@@ -79,8 +79,11 @@ bool signed_route(const std::string& target, const Secrets& secrets) {
 }
 
 const std::map<std::string, std::string>& routes() {
-  static const std::map<std::string, std::string> kRoutes{
-      {"/healthz", "GET"}, {"/readyz", "GET"}, {"/metrics", "GET"}, {"/webhook", "POST, OPTIONS"}};
+  static const std::map<std::string, std::string> kRoutes{{"/healthz", "GET"},
+                                                          {"/readyz", "GET"},
+                                                          {"/metrics", "GET"},
+                                                          {"/webhook", "POST, OPTIONS"},
+                                                          {"/v1/trigger", "POST"}};
   return kRoutes;
 }
 
@@ -125,8 +128,12 @@ std::optional<http::Response> WebhookHandler::admit(const http::RequestHead& hea
     r.headers.emplace_back("Allow", known->second);
     return r;
   }
-  if (auto refused = authenticate(head, route)) return refused;
-  if (route == "/webhook" && head.header("ce-specversion") == nullptr) {
+  if (route == "/v1/trigger") {
+    if (auto refused = authenticate_trigger(head)) return refused;
+  } else if (auto refused = authenticate(head, route)) {
+    return refused;
+  }
+  if ((route == "/webhook" || route == "/v1/trigger") && head.header("ce-specversion") == nullptr) {
     const std::string* type = head.header("content-type");
     if (type != nullptr && type->find("json") == std::string::npos &&
         type->find("text/plain") == std::string::npos) {
@@ -147,6 +154,30 @@ std::optional<http::Response> WebhookHandler::authenticate(const http::RequestHe
   http::Response r = json(401, "missing or wrong credentials");
   r.headers.emplace_back("WWW-Authenticate", secrets.http.basic() ? "Basic realm=\"eso-updater\""
                                                                   : "Bearer realm=\"eso-updater\"");
+  return r;
+}
+
+// The trigger API takes its own token (DESIGN.md §11), never a webhook sender's credentials:
+// a sender can patch what its events name, not probe the inventory or choose keys.
+std::optional<http::Response> WebhookHandler::authenticate_trigger(const http::RequestHead& head) {
+  const auto secrets = credentials_.current();
+  if (hooks_.trigger == nullptr || secrets.trigger_token.empty()) {
+    return json(404,
+                "the trigger API is off: give serve a trigger token (TRIGGER_TOKEN, or the file "
+                "trigger-token in --credentials-dir)");
+  }
+  const std::string* authorization = head.header("authorization");
+  constexpr std::string_view kBearer = "Bearer ";
+  if (authorization != nullptr && authorization->size() > kBearer.size() &&
+      std::equal(kBearer.begin(), kBearer.end(), authorization->begin(),
+                 [](char a, char b) { return std::tolower(a) == std::tolower(b); }) &&
+      http::constant_time_equal(std::string_view(*authorization).substr(kBearer.size()),
+                                secrets.trigger_token)) {
+    return std::nullopt;
+  }
+  metrics_.auth_failure("trigger-token");
+  http::Response r = json(401, "missing or wrong trigger token");
+  r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"eso-updater trigger\"");
   return r;
 }
 
@@ -178,6 +209,11 @@ std::optional<http::Response> WebhookHandler::answer_at_once(const http::Request
 http::Response WebhookHandler::handle(const http::Request& request) {
   if (auto at_once = answer_at_once(request.head)) return *at_once;
   const std::string path = request.head.target.substr(0, request.head.target.find('?'));
+  if (path == "/v1/trigger") {
+    // admit() checked the token, but it may have been rotated away since.
+    if (auto refused = authenticate_trigger(request.head)) return *refused;
+    return hooks_.trigger->handle(request.body);
+  }
   const std::string source = path.size() > 9 ? path.substr(9) : "";
   EventRequest event;
   event.body = request.body;

@@ -12,6 +12,7 @@
 #include "server/http_server.h"
 #include "webhook/credentials.h"
 #include "webhook/metrics.h"
+#include "webhook/trigger_api.h"
 
 namespace eso::webhook {
 
@@ -40,6 +41,7 @@ struct HandlerOptions {
 struct HandlerHooks {
   std::function<bool()> ready;
   std::function<std::string()> render_metrics;
+  TriggerApi* trigger = nullptr;  ///< POST /v1/trigger (DESIGN.md §11), answered with a token
 };
 
 /// serve's routes (DESIGN.md §6): /webhook[/SOURCE] with authentication, the CloudEvents and
@@ -62,6 +64,7 @@ class WebhookHandler final : public http::Handler {
  private:
   std::optional<http::Response> authenticate(const http::RequestHead& head,
                                              const std::string& route);
+  std::optional<http::Response> authenticate_trigger(const http::RequestHead& head);
   bool by_certificate(const http::RequestHead& head) const;
   bool authenticated(const http::RequestHead& head, const Secrets& secrets) const;
   bool authorized(const http::RequestHead& head, const Secrets& secrets) const;
