@@ -12,6 +12,7 @@
 #include "cmd/inventory.h"
 #include "cmd/object_names.h"
 #include "cmd/table.h"
+#include "cmd/trigger_remote.h"
 #include "cmd/trigger_wait.h"
 #include "core/go_duration.h"
 #include "core/pipeline.h"
@@ -109,6 +110,7 @@ CLI::App* add_trigger_command(CLI::App& app, TriggerCommandOptions& options) {
                   "(ENABLE_CACHE_BUSTER=true uses CACHE_BUSTER_WAIT_INTERVAL, default 2s)");
   add_store_scope_options(*cmd, options.scope);
   add_output_option(*cmd, options.output);
+  add_server_options(*cmd, options.server);
   return cmd;
 }
 
@@ -237,6 +239,15 @@ int run_trigger(const GlobalOptions& global, const TriggerCommandOptions& given)
                     ? delay.error()
                     : Error{ErrorCode::kInvalidArgument, "--timeout: " + timeout.error().message});
     return kExitUsage;
+  }
+  if (!options.server.url.empty()) {
+    if (delay->count() > 0) {
+      print_error(Error{ErrorCode::kInvalidArgument,
+                        "--server: no second round (--repeat-after, ENABLE_CACHE_BUSTER): "
+                        "trigger twice instead"});
+      return kExitUsage;
+    }
+    return run_trigger_remote(global, options, *keys);
   }
   auto client = connect_or_report(global);
   if (!client) return kExitUsage;

@@ -7,6 +7,7 @@
 
 #include "cmd/event_input.h"
 #include "cmd/global_options.h"
+#include "cmd/trigger_client.h"
 #include "core/trigger_plan.h"
 
 namespace eso::cmd {
@@ -20,6 +21,7 @@ struct TriggerCommandOptions {
   std::string repeat_after;  ///< "" or a duration: patch again after it (cache buster)
   OutputFormat output = OutputFormat::kTable;
   StoreScopeOptions scope;
+  ServerTarget server;  ///< --server: through serve's trigger API instead of the Kubernetes API
 };
 
 /// `eso-updater trigger`: patches the trigger annotation on every ExternalSecret that reads one

@@ -1,0 +1,243 @@
+// serve's trigger API (DESIGN.md §11) end to end: `eso-updater trigger --server` with a
+// kubeconfig that points nowhere, serve on the real API server, and the objects read back with
+// kubectl. What ESO does after such a trigger is asserted with the real controller in
+// real_eso_test.cc.
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+#include <rapidjson/document.h>
+
+#include "test/cli/cluster_fixture.h"
+#include "test/cli/serve_process.h"
+
+namespace eso::test {
+namespace {
+
+constexpr const char* kToken = "trigger-api-test-token-5d1e";
+
+// A pipeline's view: no kubeconfig at all, only the server's URL and the token.
+ProcessResult remote_trigger(const Server& server, std::vector<std::string> args,
+                             const std::string& token = kToken) {
+  std::vector<std::string> argv{ESO_UPDATER_BINARY, "trigger", "--server", server.url("")};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_process(argv, {"KUBECONFIG=/nonexistent/kubeconfig", "ESO_UPDATER_TOKEN=" + token});
+}
+
+HttpReply post_trigger(Server& server, const std::string& body, const std::string& token = kToken) {
+  return server.request({"-H", "Authorization: Bearer " + token, "-H",
+                         "Content-Type: application/json", "--data-binary", body,
+                         server.url("/v1/trigger")});
+}
+
+rapidjson::Document parse(const std::string& text) {
+  rapidjson::Document doc;
+  doc.Parse(text.c_str());
+  REQUIRE_MESSAGE(!doc.HasParseError(), "not JSON: ", text);
+  return doc;
+}
+
+std::string force_sync(const std::string& ns, const std::string& name) {
+  return annotation(get_object("externalsecret", ns, name), "force-sync");
+}
+
+}  // namespace
+
+TEST_CASE("trigger --server patches through serve with no kubeconfig and lists nothing") {
+  const auto ns = unique_namespace("tapi");
+  const std::string key = "/tapi/" + ns;  // no other test's object reads it
+  kubectl({"apply", "-f", "-"}, external_secret_yaml(ns, "db", {key}) +
+                                    external_secret_yaml(ns, "other", {"/" + ns + "/other"}));
+  Server server({"-A"}, {}, {std::string("TRIGGER_TOKEN=") + kToken});
+  const double lists = apiserver_requests("LIST", "externalsecrets");
+  const auto r = remote_trigger(server, {"-k", key});
+  INFO(r.out, r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(contains(r.out, "patched"));
+  CHECK_FALSE(force_sync(ns, "db").empty());
+  CHECK(force_sync(ns, "other").empty());
+  // The index answered: the trigger cost the API server no LIST.
+  CHECK(apiserver_requests("LIST", "externalsecrets") == lists);
+
+  // The same JSON schema as a direct trigger -o json.
+  const auto json = remote_trigger(server, {"-k", key, "-o", "json", "--dry-run"});
+  INFO(json.out, json.err);
+  CHECK(json.exit_code == 0);
+  const auto doc = parse(json.out);
+  CHECK(doc["dryRun"].GetBool());
+  REQUIRE(doc["objects"].Size() == 1);
+  CHECK(std::string(doc["objects"][0]["result"].GetString()) == "would-patch");
+  CHECK(std::string(doc["objects"][0]["matches"][0]["field"].GetString()) ==
+        "spec.data[0].remoteRef.key");
+  const auto direct = eso_updater({"trigger", "-A", "-k", key, "-o", "json", "--dry-run"});
+  const auto direct_doc = parse(direct.out);
+  for (const char* field : {"value", "dryRun", "objects", "problems"}) {
+    CAPTURE(field);
+    CHECK(direct_doc.HasMember(field) == doc.HasMember(field));
+  }
+  CHECK(std::string(direct_doc["objects"][0]["result"].GetString()) == "would-patch");
+
+  const auto names = remote_trigger(server, {"-k", key, "-o", "name"});
+  CHECK(names.out == "externalsecret.external-secrets.io/db\n");
+}
+
+TEST_CASE("trigger --server exits as a direct trigger does and says what is wrong") {
+  const auto ns = unique_namespace("tapi-exit");
+  kubectl({"apply", "-f", "-"}, external_secret_yaml(ns, "db", {"/" + ns + "/db"}));
+  Server server({"-A"}, {}, {std::string("TRIGGER_TOKEN=") + kToken});
+
+  const auto none = remote_trigger(server, {"-k", "/" + ns + "/none", "--require-match"});
+  CHECK(none.exit_code == 1);
+  CHECK(contains(none.err, "nothing to trigger"));
+  CHECK(remote_trigger(server, {"-k", "/" + ns + "/none"}).exit_code == 0);
+
+  const auto wrong = remote_trigger(server, {"-k", "/" + ns + "/db"}, "not-the-token");
+  server.secret("not-the-token");
+  CHECK(wrong.exit_code == 2);
+  CHECK(contains(wrong.err, "refused the trigger token"));
+  CHECK_FALSE(contains(wrong.err, "not-the-token"));
+  CHECK(force_sync(ns, "db").empty());
+
+  const auto no_api = run_process(
+      {ESO_UPDATER_BINARY, "trigger", "--server", server.url("/elsewhere"), "-k", "/" + ns + "/db"},
+      {"KUBECONFIG=/nonexistent", std::string("ESO_UPDATER_TOKEN=") + kToken});
+  CHECK(no_api.exit_code == 2);
+  CHECK(contains(no_api.err, "has no trigger API"));
+
+  const auto down = run_process(
+      {ESO_UPDATER_BINARY, "trigger", "--server",
+       fmt::format("http://127.0.0.1:{}", free_loopback_port()), "-k", "/" + ns + "/db"},
+      {"KUBECONFIG=/nonexistent", std::string("ESO_UPDATER_TOKEN=") + kToken});
+  CHECK(down.exit_code == 2);
+  CHECK(contains(down.err, "cannot reach the trigger API"));
+
+  const auto no_token = run_process(
+      {ESO_UPDATER_BINARY, "trigger", "--server", server.url(""), "-k", "/" + ns + "/db"},
+      {"KUBECONFIG=/nonexistent", "ESO_UPDATER_TOKEN="});
+  CHECK(no_token.exit_code == 2);
+  CHECK(contains(no_token.err, "--token-file"));
+  CHECK(force_sync(ns, "db").empty());
+}
+
+TEST_CASE("the trigger token and webhook credentials are not interchangeable") {
+  const auto ns = unique_namespace("tapi-creds");
+  kubectl({"apply", "-f", "-"}, external_secret_yaml(ns, "db", {"/" + ns + "/db"}));
+  Server server({"-A"}, {}, {std::string("TRIGGER_TOKEN=") + kToken});
+  const std::string body = R"({"keys": ["/)" + ns + R"(/db"]})";
+  // A webhook sender's Basic credentials on the trigger API.
+  const auto basic = server.request({"-u", "hook:s3cret", "-H", "Content-Type: application/json",
+                                     "--data-binary", body, server.url("/v1/trigger")});
+  CHECK(basic.status == 401);
+  // The trigger token on the webhook route.
+  const auto bearer = server.request({"-H", std::string("Authorization: Bearer ") + kToken, "-H",
+                                      "Content-Type: application/json", "--data-binary", body,
+                                      server.url("/webhook")});
+  CHECK(bearer.status == 401);
+  CHECK(force_sync(ns, "db").empty());
+  CHECK(server.metric("eso_updater_auth_failures_total") == 2);
+
+  // A serve without a trigger token has no trigger API.
+  Server closed({"-A"});
+  const auto off = post_trigger(closed, body);
+  CHECK(off.status == 404);
+  CHECK(contains(off.body, "trigger API is off"));
+
+  // The same value for both is refused at start.
+  const auto same =
+      eso_updater({"serve", "--listen", "127.0.0.1:0"},
+                  {"WEBHOOK_BEARER_TOKEN=shared-value-1", "TRIGGER_TOKEN=shared-value-1"});
+  CHECK(same.exit_code == 2);
+  CHECK(contains(same.err, "trigger token equals a webhook credential"));
+}
+
+TEST_CASE("the trigger token is re-read when its file changes") {
+  const auto ns = unique_namespace("tapi-rotate");
+  kubectl({"apply", "-f", "-"}, external_secret_yaml(ns, "db", {"/" + ns + "/db"}));
+  const auto dir = std::filesystem::path(write_temp_file("trigger-token", "first-token-77\n"))
+                       .parent_path()
+                       .string();
+  Server server({"-A"}, {"--credentials-dir", dir});
+  server.secret("first-token-77");
+  server.secret("second-token-88");
+  CHECK(remote_trigger(server, {"-k", "/" + ns + "/db"}, "first-token-77").exit_code == 0);
+  {
+    std::ofstream(dir + "/trigger-token.new") << "second-token-88\n";
+    std::filesystem::rename(dir + "/trigger-token.new", dir + "/trigger-token");
+  }
+  int old_refused = -1;
+  for (int i = 0; i < 40 && old_refused != 2; ++i) {
+    std::this_thread::sleep_for(100ms);
+    old_refused = remote_trigger(server, {"-k", "/" + ns + "/db"}, "first-token-77").exit_code;
+  }
+  CHECK(old_refused == 2);
+  CHECK(remote_trigger(server, {"-k", "/" + ns + "/db"}, "second-token-88").exit_code == 0);
+}
+
+TEST_CASE("the trigger API refuses bad requests with 400 422 and 403 and patches nothing") {
+  const auto ns = unique_namespace("tapi-bad");
+  const auto other = unique_namespace("tapi-bad-other");
+  kubectl({"apply", "-f", "-"}, external_secret_yaml(ns, "db", {"/" + ns + "/db"}) +
+                                    external_secret_yaml(other, "db", {"/" + ns + "/db"}));
+  Server server({"-A"}, {"--trigger-namespaces", ns, "--trigger-max-wait", "1m"},
+                {std::string("TRIGGER_TOKEN=") + kToken});
+  const std::string key = "\"/" + ns + "/db\"";
+  const std::pair<std::string, int> cases[] = {
+      {"{oops", 400},
+      {"[]", 422},
+      {R"({"keys": []})", 422},
+      {R"({"keys": )" + key + "}", 422},
+      {R"({"keys": [)" + key + R"(], "bogus": true})", 422},
+      {R"({"keys": [)" + key + R"(], "keys": ["/x"]})", 422},
+      {R"({"keys": [)" + key + R"(], "wait": "soon"})", 422},
+      {R"({"keys": [)" + key + R"(], "wait": "2m"})", 422},
+      {R"({"keys": [)" + key + R"(], "dryRun": "yes"})", 422},
+      {R"({"keys": [)" + key + R"(], "storeKind": "Vault"})", 422},
+      {R"({"keys": [)" + key + R"(], "namespaces": [")" + other + R"("]})", 403},
+  };
+
+  for (const auto& [body, status] : cases) {
+    CAPTURE(body);
+    const auto r = post_trigger(server, body);
+    CHECK(r.status == status);
+    CHECK(contains(r.body, "\"error\""));
+  }
+  std::string many = R"({"keys": [)";
+  for (int i = 0; i < 1001; ++i) many += fmt::format("{}\"/k{}\"", i ? "," : "", i);
+  CHECK(post_trigger(server, many + "]}").status == 422);
+  CHECK(force_sync(ns, "db").empty());
+  CHECK(force_sync(other, "db").empty());
+
+  // Without namespaces, only the allowed ones are reached.
+  const auto ok = post_trigger(server, R"({"keys": [)" + key + "]}");
+  CHECK(ok.status == 200);
+  CHECK_FALSE(force_sync(ns, "db").empty());
+  CHECK(force_sync(other, "db").empty());
+}
+
+// Why the stand-in: the real controller (real_eso_test.cc) answers every object; here it must
+// answer one and stay silent for another on cue.
+TEST_CASE("trigger --server --wait exits 0 when ESO synced and 4 when the wait ran out") {
+  const auto ns = unique_namespace("tapi-wait");
+  std::string yaml = external_secret_yaml(ns, "fine", {"/" + ns + "/fine"}) +
+                     external_secret_yaml(ns, "silent", {"/" + ns + "/silent"});
+  const std::string marker = "  name: \"silent\"\n";
+  yaml.insert(yaml.find(marker) + marker.size(), "  annotations: {eso-player/behaviour: ignore}\n");
+  kubectl({"apply", "-f", "-"}, yaml);
+  const auto player = start_eso_player(ns);
+  Server server({"-A"}, {}, {std::string("TRIGGER_TOKEN=") + kToken});
+  const auto synced =
+      remote_trigger(server, {"-k", "/" + ns + "/fine", "--wait", "--timeout", "30s"});
+  INFO(synced.out, synced.err);
+  CHECK(synced.exit_code == 0);
+  CHECK(contains(synced.out, "synced"));
+  const auto silent =
+      remote_trigger(server, {"-k", "/" + ns + "/silent", "--wait", "--timeout", "2s"});
+  INFO(silent.out, silent.err);
+  CHECK(silent.exit_code == 4);
+  CHECK(contains(silent.out, "timeout"));
+}
+
+}  // namespace eso::test
