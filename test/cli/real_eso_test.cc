@@ -391,6 +391,52 @@ TEST_CASE("real ESO: new value, then trigger --event or a webhook to serve: the 
   CHECK(wait_secret_value(s.ns, "db", "from-webhook"));
 }
 
+TEST_CASE("real ESO: trigger --server --wait through serve's trigger API with no kubeconfig") {
+  if (!real_controller_running()) return;
+  Scene s("real-tapi");
+  s.synced_external_secret("db", "/rt/tapi/db", "v1", kPeriodic);
+  const std::string port_file = write_temp_file("port", "");
+  std::filesystem::remove(port_file);
+  const std::string token = "real-eso-trigger-token-31";
+  BackgroundProcess serve(
+      {ESO_UPDATER_BINARY, "serve", "-n", s.ns, "--listen", "127.0.0.1:0", "--port-file",
+       port_file},
+      {"BASIC_AUTH_USER=hook", "BASIC_AUTH_PASSWORD=tapi-test", "TRIGGER_TOKEN=" + token},
+      port_file + ".log");
+  std::string url;
+  const bool ready = wait_until(
+      [&] {
+        std::error_code error;
+        if (!std::filesystem::exists(port_file, error)) return false;
+        url = "http://127.0.0.1:" + read_file_text(port_file);
+        const auto probe = run_process({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                                        "--max-time", "2", url + "/readyz"});
+        return probe.out == "200";
+      },
+      std::chrono::seconds(30), std::chrono::milliseconds(100));
+  REQUIRE_MESSAGE(ready, "serve did not become ready; see ", port_file, ".log");
+  s.server.set("/rt/tapi/db", "v2");
+  const auto r = run_process({ESO_UPDATER_BINARY, "trigger", "--server", url, "-k", "/rt/tapi/db",
+                              "--wait", "--timeout", "30s", "-o", "json"},
+                             {"KUBECONFIG=/nonexistent/kubeconfig", "ESO_UPDATER_TOKEN=" + token});
+  INFO(r.out, r.err);
+  CHECK(r.exit_code == 0);
+  const auto doc = parse_json(r.out);
+  REQUIRE(doc["waits"].Size() == 1);
+  CHECK(std::string(doc["waits"][0]["result"].GetString()) == "synced");
+  CHECK(secret_value(s.ns, "db") == "v2");
+
+  // A failing provider: ESO's SecretSyncedError comes back through the API as exit 4.
+  s.server.set_mode("fail");
+  const auto failed =
+      run_process({ESO_UPDATER_BINARY, "trigger", "--server", url, "-k", "/rt/tapi/db", "--wait",
+                   "--timeout", "30s"},
+                  {"KUBECONFIG=/nonexistent/kubeconfig", "ESO_UPDATER_TOKEN=" + token});
+  INFO(failed.out, failed.err);
+  CHECK(failed.exit_code == 4);
+  CHECK(contains(failed.out, "could not get secret data from provider"));
+}
+
 TEST_CASE("real ESO: trigger --force --wait reports objects ESO will not refresh at once") {
   if (!real_controller_running()) return;
   Scene s("real-force");
