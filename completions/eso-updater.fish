@@ -42,6 +42,9 @@ complete -c eso-updater -n '__fish_seen_subcommand_from trigger' -l require-matc
 complete -c eso-updater -n '__fish_seen_subcommand_from trigger' -l wait -d 'Wait until ESO has synced every patched object'
 complete -c eso-updater -n '__fish_seen_subcommand_from trigger' -l timeout -x -d 'How long --wait waits (Go duration)'
 complete -c eso-updater -n '__fish_seen_subcommand_from trigger' -l repeat-after -x -d 'Patch again after this delay (Go duration)'
+complete -c eso-updater -n '__fish_seen_subcommand_from trigger' -l server -x -d 'Trigger through serve\'s trigger API at this URL'
+complete -c eso-updater -n '__fish_seen_subcommand_from trigger' -l token-file -r -F -d 'File with the trigger token for --server'
+complete -c eso-updater -n '__fish_seen_subcommand_from trigger' -l server-ca -r -F -d 'PEM CAs that signed --server\'s certificate'
 
 # trigger and serve: what gets patched.
 complete -c eso-updater -n '__fish_seen_subcommand_from trigger serve' -l annotation -x -d 'Annotation key to set (default force-sync)'
@@ -79,3 +82,6 @@ complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l signature-tole
 complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l route-store -x -d 'SOURCE=STORE scope of /webhook/SOURCE'
 complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l route-provider -x -d 'SOURCE=PROVIDER scope of /webhook/SOURCE'
 complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l log-format -x -a 'text json' -d 'Log format'
+complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l trigger-namespaces -x -d 'Namespaces POST /v1/trigger may reach'
+complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l trigger-max-wait -x -d 'Longest wait a trigger request may ask for'
+complete -c eso-updater -n '__fish_seen_subcommand_from serve' -l trigger-max-waiting -x -d 'Trigger requests waiting for ESO at once'

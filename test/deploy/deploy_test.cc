@@ -295,6 +295,31 @@ TEST_CASE("the chart has a value for every serve flag") {
   CHECK_MESSAGE(missing.empty(), "serve flags without a chart value:", missing);
 }
 
+TEST_CASE("the chart's trigger API: a generated token of its own and an optional Ingress path") {
+  const auto helm = helm_or_skip();
+  if (helm.empty()) return;
+  const auto off = documents(helm_template(helm, "r", "ns1", {"--set", "ingress.enabled=true"}));
+  CHECK_FALSE(of_kind(off, "Secret").at(0)["data"]["trigger-token"]);
+  const auto on =
+      documents(helm_template(helm, "r", "ns1",
+                              {"--set", "ingress.enabled=true", "--set", "triggerApi.enabled=true",
+                               "--set", "triggerApi.ingressPath=true"}));
+  const auto data = of_kind(on, "Secret").at(0)["data"];
+  REQUIRE(data["trigger-token"]);
+  CHECK(data["trigger-token"].as<std::string>().size() >= 48);
+  CHECK(data["trigger-token"].as<std::string>() != data["token"].as<std::string>());
+  std::set<std::string> paths;
+  for (const auto& p : of_kind(on, "Ingress").at(0)["spec"]["rules"][0]["http"]["paths"]) {
+    paths.insert(p["path"].as<std::string>());
+  }
+  CHECK(paths == std::set<std::string>{"/webhook", "/v1/trigger"});
+  std::set<std::string> off_paths;
+  for (const auto& p : of_kind(off, "Ingress").at(0)["spec"]["rules"][0]["http"]["paths"]) {
+    off_paths.insert(p["path"].as<std::string>());
+  }
+  CHECK(off_paths == std::set<std::string>{"/webhook"});
+}
+
 TEST_CASE("the chart's pod is hardened and probed") {
   const auto helm = helm_or_skip();
   if (helm.empty()) return;

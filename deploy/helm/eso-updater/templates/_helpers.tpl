@@ -106,6 +106,16 @@ flags work after the command), then one entry per serve value that is set.
 {{- range $s.routeProviders }}
 - --route-provider={{ . }}
 {{- end }}
+{{- $t := .Values.triggerApi }}
+{{- with $t.namespaces }}
+- --trigger-namespaces={{ join "," . }}
+{{- end }}
+{{- with $t.maxWait }}
+- --trigger-max-wait={{ . }}
+{{- end }}
+{{- if not (kindIs "invalid" $t.maxWaiting) }}
+- --trigger-max-waiting={{ $t.maxWaiting }}
+{{- end }}
 {{- range $s.extraArgs }}
 - {{ . }}
 {{- end }}
