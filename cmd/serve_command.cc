@@ -152,6 +152,37 @@ void add_trigger_api_options(CLI::App* cmd, ServeOptions& options) {
       ->capture_default_str();
 }
 
+// The cloud senders that sign what they push (issue 16), and their redeliveries.
+void add_cloud_sender_options(CLI::App* cmd, ServeOptions& options) {
+  cmd->add_option("--pubsub-audience", options.pubsub_audience,
+                  "Pub/Sub push with authentication: /webhook/gcp accepts only a Google OIDC "
+                  "token with this audience from a --pubsub-service-account (no other "
+                  "credential; its scope from --route-store/--route-provider only)");
+  cmd->add_option("--pubsub-service-account", options.pubsub_service_accounts,
+                  "The service account email of the push subscription, whose tokens "
+                  "/webhook/gcp accepts; repeatable");
+  cmd->add_option("--pubsub-keys-url", options.pubsub_keys_url,
+                  "Where the token signing keys (a JWK set) are fetched over HTTPS; another URL "
+                  "is for private deployments and tests")
+      ->capture_default_str();
+  cmd->add_option("--verify-ca-file", options.verify_ca_file,
+                  "PEM CAs to trust instead of the system's for fetching token keys, SNS "
+                  "certificates and SubscribeURLs, and for SNS certificate chains (private "
+                  "deployments, tests)");
+  cmd->add_option("--sns-topic-arn", options.sns_topic_arns,
+                  "Turns on /webhook/sns for Amazon SNS HTTPS subscriptions: messages of this "
+                  "topic are accepted on their signature and its subscription confirmed; "
+                  "repeatable");
+  cmd->add_option("--sns-host-pattern", options.sns_host_pattern,
+                  "For tests only: a regex of the hosts SNS certificates and SubscribeURLs may "
+                  "come from, instead of sns.<region>.amazonaws.com");
+  cmd->add_option("--redelivery-window", options.redelivery_window,
+                  "How long a processed delivery (Pub/Sub messageId, SNS MessageId, Event Grid "
+                  "or CloudEvents id, Akeyless event_id) is remembered, so that its redelivery "
+                  "patches nothing; 0s turns it off")
+      ->capture_default_str();
+}
+
 }  // namespace
 
 CLI::App* add_serve_command(CLI::App& app, ServeOptions& options) {
@@ -161,6 +192,7 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& options) {
   add_run_options(cmd, options);
   add_auth_options(cmd, options);
   add_trigger_api_options(cmd, options);
+  add_cloud_sender_options(cmd, options);
   return cmd;
 }
 
@@ -168,7 +200,8 @@ namespace {
 
 // The durations serve's flags give, checked once.
 struct ServeDurations {
-  std::chrono::milliseconds phase, drain, tolerance, stores_refresh, watch_timeout, trigger_wait;
+  std::chrono::milliseconds phase, drain, tolerance, stores_refresh, watch_timeout, trigger_wait,
+      redelivery_window;
 };
 
 Result<ServeDurations> durations(const ServeOptions& options) {
@@ -178,14 +211,16 @@ Result<ServeDurations> durations(const ServeOptions& options) {
       {"--signature-tolerance", &options.signature_tolerance},
       {"--stores-refresh", &options.stores_refresh},
       {"--watch-timeout", &options.watch_timeout},
-      {"--trigger-max-wait", &options.trigger_max_wait}};
+      {"--trigger-max-wait", &options.trigger_max_wait},
+      {"--redelivery-window", &options.redelivery_window}};
   std::vector<std::chrono::milliseconds> parsed;
   for (const auto& [name, text] : given) {
     auto d = duration_option(name, *text);
     if (!d) return d.error();
     parsed.push_back(*d);
   }
-  return ServeDurations{parsed[0], parsed[1], parsed[2], parsed[3], parsed[4], parsed[5]};
+  return ServeDurations{parsed[0], parsed[1], parsed[2], parsed[3],
+                        parsed[4], parsed[5], parsed[6]};
 }
 
 // Flags and credentials that cannot work together: a usage error before anything starts.
@@ -213,14 +248,78 @@ std::optional<Error> check_configuration(const ServeOptions& options,
                  "the trigger token equals a webhook credential: give the trigger API a token of "
                  "its own, so a webhook sender cannot call it"};
   }
+  const bool cloud_senders = !options.pubsub_audience.empty() || !options.sns_topic_arns.empty();
   if (!credentials.any_webhook() && options.http.tls_client_ca.empty() &&
-      !options.http.insecure_no_auth) {
+      !options.http.insecure_no_auth && !cloud_senders) {
     return Error{ErrorCode::kConfig,
                  "no webhook credentials: set BASIC_AUTH_USER and BASIC_AUTH_PASSWORD (or "
                  "WEBHOOK_BEARER_TOKEN, WEBHOOK_API_KEY, DOPPLER_WEBHOOK_SECRET, "
-                 "INFISICAL_WEBHOOK_SECRET), or --credentials-dir; --insecure-no-auth to run open"};
+                 "INFISICAL_WEBHOOK_SECRET), or --credentials-dir, or --pubsub-audience or "
+                 "--sns-topic-arn; --insecure-no-auth to run open"};
   }
   return std::nullopt;
+}
+
+// The verifiers of the cloud senders and the memory of deliveries serve was asked for.
+struct CloudSenderParts {
+  std::unique_ptr<webhook::PubSubTokenVerifier> pubsub;
+  std::unique_ptr<webhook::SnsVerifier> sns;
+  std::unique_ptr<webhook::DeliveryMemory> deliveries;
+  webhook::CloudSenders senders() const { return {pubsub.get(), sns.get(), deliveries.get()}; }
+};
+
+Error usage(std::string message) { return Error{ErrorCode::kInvalidArgument, std::move(message)}; }
+
+Result<std::unique_ptr<webhook::PubSubTokenVerifier>> pubsub_verifier(const ServeOptions& options) {
+  if (options.pubsub_audience.empty()) {
+    if (options.pubsub_service_accounts.empty() &&
+        options.pubsub_keys_url == webhook::kGoogleCertsUrl) {
+      return std::unique_ptr<webhook::PubSubTokenVerifier>();
+    }
+    return usage("--pubsub-service-account and --pubsub-keys-url need --pubsub-audience");
+  }
+  if (options.pubsub_service_accounts.empty()) {
+    return usage(
+        "--pubsub-audience needs --pubsub-service-account: the email of the service "
+        "account the push subscription authenticates as");
+  }
+  webhook::PubSubTokenConfig config;
+  config.audience = options.pubsub_audience;
+  config.allowed_emails = options.pubsub_service_accounts;
+  config.keys_url = options.pubsub_keys_url;
+  config.ca_file = options.verify_ca_file;
+  return webhook::PubSubTokenVerifier::create(std::move(config));
+}
+
+Result<std::unique_ptr<webhook::SnsVerifier>> sns_verifier(const ServeOptions& options) {
+  if (options.sns_topic_arns.empty()) {
+    if (options.sns_host_pattern.empty()) return std::unique_ptr<webhook::SnsVerifier>();
+    return usage("--sns-host-pattern needs --sns-topic-arn");
+  }
+  webhook::SnsConfig config;
+  config.allowed_topic_arns = options.sns_topic_arns;
+  config.ca_file = options.verify_ca_file;
+  if (!options.sns_host_pattern.empty()) config.host_pattern_for_tests = options.sns_host_pattern;
+  return webhook::SnsVerifier::create(std::move(config));
+}
+
+Result<CloudSenderParts> cloud_senders(const ServeOptions& options, const ServeDurations& d) {
+  CloudSenderParts parts;
+  auto pubsub = pubsub_verifier(options);
+  if (!pubsub) return pubsub.error();
+  auto sns = sns_verifier(options);
+  if (!sns) return sns.error();
+  if (!options.verify_ca_file.empty() && !*pubsub && !*sns) {
+    return usage("--verify-ca-file is for --pubsub-audience or --sns-topic-arn");
+  }
+  parts.pubsub = std::move(*pubsub);
+  parts.sns = std::move(*sns);
+  const auto window = std::chrono::duration_cast<std::chrono::seconds>(d.redelivery_window);
+  if (window.count() > 0) {
+    parts.deliveries =
+        std::make_unique<webhook::DeliveryMemory>(webhook::DeliveryMemoryOptions{10000, window});
+  }
+  return parts;
 }
 
 // The index's reflectors and the store cache, each on a thread of its own until destroyed.
@@ -319,6 +418,13 @@ void print_start_up(const ServeOptions& options, const std::vector<int>& ports, 
     if (!secret.empty()) auth.push_back(source + " signatures");
   }
   if (!http.tls_client_ca.empty()) auth.emplace_back("client certificates");
+  if (!options.pubsub_audience.empty()) {
+    auth.push_back("Google tokens for " + options.pubsub_audience + " on /webhook/gcp");
+  }
+  if (!options.sns_topic_arns.empty()) {
+    auth.push_back(fmt::format("SNS signatures of {} topic(s) on /webhook/sns",
+                               options.sns_topic_arns.size()));
+  }
   if (http.insecure_no_auth) auth.emplace_back("none (--insecure-no-auth)");
   fmt::print(stderr, "eso-updater serve: webhook auth: {}{}\n", fmt::join(auth, ", "),
              http.metrics_auth ? "; /metrics too" : "");
@@ -375,6 +481,36 @@ http::ServerOptions server_options(const ServeOptions& options, const ServeDurat
   return so;
 }
 
+// Everything serve's flags and credentials give, checked before anything starts.
+struct ServeSetup {
+  ServeDurations d;
+  webhook::RouteScopes route_stores;
+  webhook::RouteScopes route_providers;
+  CloudSenderParts senders;
+  std::shared_ptr<http::TlsContext> tls;
+};
+
+Result<ServeSetup> set_up(const ServeOptions& options, webhook::Credentials& credentials) {
+  auto d = durations(options);
+  if (!d) return d.error();
+  auto route_stores = webhook::route_scopes("--route-store", options.http.route_stores);
+  if (!route_stores) return route_stores.error();
+  auto route_providers = webhook::route_scopes("--route-provider", options.http.route_providers);
+  if (!route_providers) return route_providers.error();
+  if (auto wrong = check_configuration(options, credentials)) return *wrong;
+  auto senders = cloud_senders(options, *d);
+  if (!senders) return senders.error();
+  ServeSetup setup{*d, std::move(*route_stores), std::move(*route_providers), std::move(*senders),
+                   nullptr};
+  if (!options.tls_cert.empty()) {
+    auto loaded =
+        http::TlsContext::create({options.tls_cert, options.tls_key, options.http.tls_client_ca});
+    if (!loaded) return loaded.error();
+    setup.tls = *loaded;
+  }
+  return setup;
+}
+
 // Connections, watches and patches all need descriptors: take what the hard limit allows.
 void raise_file_limit() {
   rlimit files{};
@@ -388,45 +524,32 @@ void raise_file_limit() {
 
 int run_serve(const GlobalOptions& global, const ServeOptions& options) {
   raise_file_limit();
-  const auto d = durations(options);
-  const auto route_stores = webhook::route_scopes("--route-store", options.http.route_stores);
-  const auto route_providers =
-      webhook::route_scopes("--route-provider", options.http.route_providers);
   webhook::Credentials credentials(options.credentials_dir);
-  std::optional<Error> wrong = !d                 ? d.error()
-                               : !route_stores    ? route_stores.error()
-                               : !route_providers ? route_providers.error()
-                                                  : check_configuration(options, credentials);
-  std::shared_ptr<http::TlsContext> tls;
-  if (!wrong && !options.tls_cert.empty()) {
-    auto loaded =
-        http::TlsContext::create({options.tls_cert, options.tls_key, options.http.tls_client_ca});
-    if (loaded) tls = *loaded;
-    if (!loaded) wrong = loaded.error();
-  }
-  if (wrong) {
-    print_error(*wrong);
+  auto setup = set_up(options, credentials);
+  if (!setup) {
+    print_error(setup.error());
     return kExitUsage;
   }
+  const ServeDurations& d = setup->d;
   auto client = connect_or_report(global);
   if (!client) return kExitUsage;
   client->set_retry_budget(std::chrono::seconds(5));
   const auto scopes = list_scopes(global, *client);
-  Watchers watchers(*client, options, global, scopes, *d);
+  Watchers watchers(*client, options, global, scopes, d);
   auto ready = [&] { return watchers.ready(); };
   WebhookCounters counters;
   webhook::Metrics metrics;
   webhook::LogObserver observer(metrics, options.http.log_format);
-  EventService service(*client, watchers.index(), ready,
-                       event_settings(options, global, *d, scopes), counters, &observer,
-                       watchers.stores());
+  EventService service(*client, watchers.index(), ready, event_settings(options, global, d, scopes),
+                       counters, &observer, watchers.stores());
   webhook::TriggerApi trigger_api(
       service, *client,
-      {options.trigger_namespaces, d->trigger_wait, 1000, options.trigger_max_waiting});
+      {options.trigger_namespaces, d.trigger_wait, 1000, options.trigger_max_waiting});
   webhook::WebhookHandler handler(
-      options.http, *route_stores, *route_providers, service, credentials, metrics,
-      {ready, [&] { return metrics.render(counters, watchers.stats()); }, &trigger_api});
-  http::HttpServer server(server_options(options, *d, tls), handler);
+      options.http, setup->route_stores, setup->route_providers, service, credentials, metrics,
+      {ready, [&] { return metrics.render(counters, watchers.stats()); }, &trigger_api,
+       setup->senders.senders()});
+  http::HttpServer server(server_options(options, d, setup->tls), handler);
   auto ports = server.bind();
   if (!ports) {
     print_error(ports.error());
@@ -434,7 +557,7 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
   }
   if (!options.port_file.empty()) std::ofstream(options.port_file) << ports->front() << "\n";
   print_start_up(
-      options, *ports, tls != nullptr, credentials.current(),
+      options, *ports, setup->tls != nullptr, credentials.current(),
       scope_description(global, *client) + (global.all_namespaces ? "" : " (-A: every namespace)"));
   // Joined (and told to stop) when it goes out of scope, however run_serve ends.
   std::jthread synced_log;
@@ -443,7 +566,7 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
   action.sa_handler = on_stop_signal;
   ::sigaction(SIGTERM, &action, nullptr);
   ::sigaction(SIGINT, &action, nullptr);
-  server.serve(g_stop, d->drain);
+  server.serve(g_stop, d.drain);
   synced_log = {};  // stops and joins it
   fmt::print(stderr, "eso-updater serve: stopped\n");
   return kExitOk;

@@ -41,6 +41,15 @@ struct ServeOptions {
   std::vector<std::string> trigger_namespaces;
   std::string trigger_max_wait = "10m";
   int trigger_max_waiting = 1;
+  /// The cloud senders that sign what they push (issue 16): Pub/Sub push tokens on
+  /// /webhook/gcp, SNS HTTPS subscriptions on /webhook/sns, and the memory of deliveries.
+  std::string pubsub_audience;
+  std::vector<std::string> pubsub_service_accounts;
+  std::string pubsub_keys_url{webhook::kGoogleCertsUrl};
+  std::string verify_ca_file;  ///< CAs for the verifiers' fetches and SNS certificate chains
+  std::vector<std::string> sns_topic_arns;
+  std::string sns_host_pattern;  ///< tests only: hosts SNS certificates may come from
+  std::string redelivery_window = "1h";
 };
 
 /// `eso-updater serve`: the webhook server (DESIGN.md §6).

@@ -501,6 +501,39 @@ Status decode_aws(const Json& doc, const Ctx& ctx, DecodedEvents& out) {
   return ok_status();
 }
 
+// ---- AWS Secrets Manager through an SNS topic (HTTPS subscription) ----
+
+// An SNS HTTPS message (Type, TopicArn, Message): EventBridge rules and CloudTrail trails can
+// publish to a topic, and SNS wraps each event in a Notification whose Message is the event.
+bool detect_sns(const Json& doc, const Ctx&) {
+  return !json_string(doc, "Type").empty() && json_member(doc, "TopicArn") != nullptr &&
+         json_member(doc, "Message") != nullptr;
+}
+
+Status decode_sns(const Json& doc, const Ctx& ctx, DecodedEvents& out) {
+  const std::string type = json_string(doc, "Type");
+  const Json* message = json_member(doc, "Message");
+  if (type.empty() || message == nullptr || !message->IsString()) {
+    return invalid("an SNS message has a \"Type\" and a \"Message\" string");
+  }
+  if (type != "Notification") {
+    ++out.events;
+    ++out.types[type];
+    out.ignored.push_back({type, "not a notification: it names no secret"});
+    return ok_status();
+  }
+  rapidjson::Document event;
+  event.Parse<rapidjson::kParseIterativeFlag>(message->GetString(), message->GetStringLength());
+  if (event.HasParseError() || !detect_aws(event, ctx)) {
+    ++out.events;
+    ++out.types[type];
+    out.ignored.push_back(
+        {type, "the message is no EventBridge or CloudTrail event of AWS Secrets Manager"});
+    return ok_status();
+  }
+  return decode_aws(event, ctx, out);
+}
+
 // ---- Google Secret Manager through a Pub/Sub push subscription ----
 
 constexpr std::array<std::string_view, 1> kGcpTypes{"SECRET_VERSION_ADD"};
@@ -690,7 +723,7 @@ struct Decoder {
 };
 
 // Auto-detection tries these in order: unambiguous shapes first, Akeyless's loose one last.
-constexpr std::array<Decoder, 8> kDecoders{{
+constexpr std::array<Decoder, 9> kDecoders{{
     {{"generic",
       "{\"keys\": [\"/prod/db\"], \"store\": ..., \"provider\": ...}, or any JSON with "
       "--key-path"},
@@ -705,6 +738,12 @@ constexpr std::array<Decoder, 8> kDecoders{{
     {{"azure", "Azure Key Vault through Event Grid (SecretNewVersionCreated, ...)"},
      detect_azure,
      decode_azure,
+     nullptr},
+    {{"sns",
+      "AWS Secrets Manager events through an SNS topic's HTTPS subscription (the "
+      "Notification's Message is an EventBridge or CloudTrail event)"},
+     detect_sns,
+     decode_sns,
      nullptr},
     {{"aws", "AWS Secrets Manager through an EventBridge API destination"},
      detect_aws,
@@ -872,11 +911,12 @@ Result<DecodedEvents> decode_unchecked(const EventRequest& request, std::string_
 
 // The key rule each source's keys follow (DESIGN.md §3); a source not listed compares exactly.
 std::string key_rule_of(const DecodedEvents& decoded) {
-  static constexpr std::array<std::pair<std::string_view, std::string_view>, 4> kRules{{
+  static constexpr std::array<std::pair<std::string_view, std::string_view>, 5> kRules{{
       {"akeyless", "akeyless"},
       {"aws", "aws"},
       {"azure", "azurekv"},
       {"gcp", "gcpsm"},
+      {"sns", "aws"},
   }};
   if (decoded.source == "generic") return decoded.provider;
   for (const auto& [source, rule] : kRules) {

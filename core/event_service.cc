@@ -12,6 +12,13 @@ EventOutcome failed(EventStatus status, ErrorCode code, std::string message) {
   return outcome;
 }
 
+EventOutcome replied(DecodedEvents decoded) {
+  EventOutcome outcome;
+  outcome.status = EventStatus::kReply;
+  outcome.decoded = std::move(decoded);
+  return outcome;
+}
+
 }  // namespace
 
 EventService::EventService(KubeApi& api, const KeyIndex* index, std::function<bool()> index_ready,
@@ -27,19 +34,18 @@ EventService::EventService(KubeApi& api, const KeyIndex* index, std::function<bo
       coalescer_(api) {}
 
 EventOutcome EventService::handle(const EventRequest& request, std::string_view source,
-                                  const RequestScope& scope) {
+                                  const RequestScope& scope, const DecodedHook& on_decoded) {
   auto decoded = decode_events(request, source, settings_.decode);
   if (!decoded)
     return failed(EventStatus::kRejected, decoded.error().code, decoded.error().message);
+  if (on_decoded && !decoded->reply) {
+    on_decoded(*decoded);
+    if (decoded->reply) return replied(std::move(*decoded));
+  }
   counters_.events += decoded->events;
   if (observer_ != nullptr) observer_->decoded(*decoded);
   counters_.ignored_events += decoded->ignored.size();
-  if (decoded->reply) {
-    EventOutcome outcome;
-    outcome.status = EventStatus::kReply;
-    outcome.decoded = std::move(*decoded);
-    return outcome;
-  }
+  if (decoded->reply) return replied(std::move(*decoded));
   if (!scope.store.empty() && !decoded->store.empty() && scope.store != decoded->store) {
     return failed(
         EventStatus::kRejected, ErrorCode::kInvalidArgument,

@@ -83,6 +83,11 @@ struct RequestScope {
   std::string provider;
 };
 
+/// Called with a body's events once decoded, before they are counted, matched or patched, unless
+/// the decoder answered a handshake: setting `reply` answers the request with it instead (serve
+/// answers a redelivery of a delivery it has processed so).
+using DecodedHook = std::function<void(DecodedEvents&)>;
+
 /// serve's domain logic (DESIGN.md §6 "Processing"): decode every event in a body, find the
 /// objects that read the keys (from the index, or one LIST without it), and run them through the
 /// same pipeline as `trigger` with one patch in flight per object.
@@ -92,9 +97,9 @@ class EventService {
                EventSettings settings, WebhookCounters& counters,
                WebhookObserver* observer = nullptr, StoreSnapshot stores = {});
 
-  /// `source`: a decoder name from the route, or "" to detect.
+  /// `source`: a decoder name from the route, or "" to detect. `on_decoded`: see DecodedHook.
   EventOutcome handle(const EventRequest& request, std::string_view source,
-                      const RequestScope& scope = {});
+                      const RequestScope& scope = {}, const DecodedHook& on_decoded = {});
 
   /// A body alone, as tests give it.
   EventOutcome handle(std::string_view source, std::string_view body) {

@@ -1,6 +1,7 @@
 #include "webhook/handler.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <set>
 
@@ -9,6 +10,7 @@
 
 #include "core/http/escape.h"
 #include "webhook/responses.h"
+#include "webhook/verify/delivery_id.h"
 
 namespace eso::webhook {
 namespace {
@@ -78,6 +80,105 @@ bool signed_route(const std::string& target, const Secrets& secrets) {
   return secret != secrets.signing.end() && !secret->second.empty();
 }
 
+// The routes whose sender's own proof replaces the HTTP credentials (issue 16): a Google
+// token on /webhook/gcp when an audience is configured, an SNS signature on /webhook/sns.
+enum class SenderRoute { kNone, kPubSub, kSns };
+
+SenderRoute sender_route(const std::string& target, const CloudSenders& senders) {
+  const std::string path = target.substr(0, target.find('?'));
+  if (path == "/webhook/gcp" && senders.pubsub != nullptr) return SenderRoute::kPubSub;
+  if (path == "/webhook/sns") return SenderRoute::kSns;
+  return SenderRoute::kNone;
+}
+
+bool bearer(const std::string* authorization) {
+  constexpr std::string_view kBearer = "bearer ";
+  return authorization != nullptr && authorization->size() > kBearer.size() &&
+         std::equal(kBearer.begin(), kBearer.end(), authorization->begin(),
+                    [](char a, char b) { return a == std::tolower(b); });
+}
+
+// The delivery ids a decoded body's source carries, by decoder name.
+std::optional<DeliverySource> delivery_source(std::string_view source) {
+  static constexpr std::array<std::pair<std::string_view, DeliverySource>, 5> kSources{{
+      {"akeyless", DeliverySource::kAkeyless},
+      {"azure", DeliverySource::kEventGrid},
+      {"cloudevents", DeliverySource::kCloudEvents},
+      {"gcp", DeliverySource::kPubSub},
+      {"sns", DeliverySource::kSns},
+  }};
+  for (const auto& [name, delivery] : kSources) {
+    if (name == source) return delivery;
+  }
+  return std::nullopt;
+}
+
+// What a redelivery repeats: the delivery's id and what its events name. An id a sender reuses
+// for other events is a new delivery, not a redelivery.
+std::string delivery_key(const std::string& id, const DecodedEvents& decoded) {
+  std::string named = decoded.source;
+  for (const auto& k : decoded.keys) named += "\nkey " + k;
+  for (const auto& p : decoded.paths) named += "\npath " + p;
+  for (const auto& [type, n] : decoded.types) named += fmt::format("\ntype {} {}", type, n);
+  for (const auto& c : decoded.configs) named += "\nconfig " + c.provider + " " + c.config;
+  return id + "#" + hmac_sha256_hex("eso-updater delivery", named);
+}
+
+// One request's place in the memory of deliveries: begun once its events are decoded (after
+// authentication), finished with its answer; a delivery whose answer was not 200 is forgotten,
+// so the sender's retry is processed again.
+class Redelivery {
+ public:
+  Redelivery(DeliveryMemory* memory, Metrics& metrics, const http::Request& request)
+      : memory_(memory), metrics_(metrics), request_(request) {}
+  ~Redelivery() { finish(false); }
+  Redelivery(const Redelivery&) = delete;
+  Redelivery& operator=(const Redelivery&) = delete;
+
+  DecodedHook hook() {
+    if (memory_ == nullptr) return {};
+    return [this](DecodedEvents& decoded) { check(decoded); };
+  }
+  bool in_flight() const { return start_ == DeliveryStart::kInFlight; }
+  void finish(bool ok) {
+    if (begun_) memory_->finish(key_, ok);
+    begun_ = false;
+  }
+
+ private:
+  void check(DecodedEvents& decoded) {
+    const auto source = delivery_source(decoded.source);
+    if (!source) return;
+    const auto id = delivery_id(*source, request_.body, request_.head.headers);
+    if (!id) return;
+    key_ = delivery_key(*id, decoded);
+    start_ = memory_->begin(key_);
+    if (start_ == DeliveryStart::kNew) {
+      begun_ = true;
+      return;
+    }
+    metrics_.redelivery(in_flight() ? "in_flight" : "duplicate");
+    decoded.reply = in_flight() ? EventReply{503, ""} : duplicate_reply(decoded);
+  }
+
+  DeliveryMemory* memory_;
+  Metrics& metrics_;
+  const http::Request& request_;
+  std::string key_;
+  DeliveryStart start_ = DeliveryStart::kNew;
+  bool begun_ = false;
+};
+
+// A SubscribeURL carries the subscription's confirmation token: kept out of log lines.
+std::string without_token(std::string text) {
+  for (size_t at = text.find("Token="); at != std::string::npos; at = text.find("Token=", at)) {
+    at += 6;
+    const size_t end = text.find_first_of("& \"'", at);
+    text.replace(at, (end == std::string::npos ? text.size() : end) - at, "...");
+  }
+  return text;
+}
+
 const std::map<std::string, std::string>& routes() {
   static const std::map<std::string, std::string> kRoutes{{"/healthz", "GET"},
                                                           {"/readyz", "GET"},
@@ -130,6 +231,8 @@ std::optional<http::Response> WebhookHandler::admit(const http::RequestHead& hea
   }
   if (route == "/v1/trigger") {
     if (auto refused = authenticate_trigger(head)) return refused;
+  } else if (sender_route(head.target, hooks_.senders) != SenderRoute::kNone) {
+    if (auto refused = admit_sender(head)) return refused;
   } else if (auto refused = authenticate(head, route)) {
     return refused;
   }
@@ -155,6 +258,77 @@ std::optional<http::Response> WebhookHandler::authenticate(const http::RequestHe
   r.headers.emplace_back("WWW-Authenticate", secrets.http.basic() ? "Basic realm=\"eso-updater\""
                                                                   : "Bearer realm=\"eso-updater\"");
   return r;
+}
+
+// The cloud senders' routes: SNS needs its route on; a Pub/Sub push without a Bearer token is
+// refused before its body is read. The token itself is checked by a worker, since checking it
+// may fetch Google's keys.
+std::optional<http::Response> WebhookHandler::admit_sender(const http::RequestHead& head) {
+  if (sender_route(head.target, hooks_.senders) == SenderRoute::kSns) {
+    if (hooks_.senders.sns != nullptr) return std::nullopt;
+    return json(404, "the SNS route is off: give serve --sns-topic-arn with the topics to accept");
+  }
+  if (bearer(head.header("authorization"))) return std::nullopt;
+  return verify_pubsub(head);
+}
+
+// Google's OIDC token on a Pub/Sub push: the verdict, a log line with the reason (never the
+// token) and a metric by reason when refused.
+std::optional<http::Response> WebhookHandler::verify_pubsub(const http::RequestHead& head) {
+  const std::string* authorization = head.header("authorization");
+  const TokenVerdict verdict =
+      hooks_.senders.pubsub->verify(authorization == nullptr ? "" : *authorization);
+  if (verdict.ok()) return std::nullopt;
+  const std::string reason = verdict.outcome == TokenVerdict::Outcome::kKeysUnavailable
+                                 ? "keys_unavailable"
+                                 : std::string(to_string(verdict.reason));
+  metrics_.auth_failure("pubsub_" + reason);
+  log_sender("/webhook/gcp", "Pub/Sub push token refused: " + reason, verdict.detail);
+  return token_refusal(verdict);
+}
+
+// An SNS message: verified first; a confirmation confirmed (allowed topics only), an
+// unsubscription logged, a notification's events run like any other, scoped by configuration.
+http::Response WebhookHandler::handle_sns(const http::Request& request, EventRequest& event) {
+  SnsVerifier& sns = *hooks_.senders.sns;
+  const SnsVerdict verdict = sns.verify(request.body);
+  if (!verdict.ok()) {
+    const std::string reason = verdict.outcome == SnsVerdict::Outcome::kCertUnavailable
+                                   ? "certificate_unavailable"
+                                   : std::string(to_string(verdict.reason));
+    metrics_.auth_failure("sns_" + reason);
+    log_sender("/webhook/sns", "SNS message refused: " + reason, without_token(verdict.detail));
+    return sns_refusal(verdict);
+  }
+  const SnsMessage& message = verdict.message;
+  if (message.type == SnsMessageType::kSubscriptionConfirmation) {
+    const SubscriptionOutcome outcome = sns.confirm_subscription(message);
+    const bool confirmed = outcome.status == SubscriptionOutcome::Status::kConfirmed;
+    log_sender("/webhook/sns",
+               confirmed ? "SNS subscription confirmed" : "SNS subscription not confirmed",
+               "topic " + message.topic_arn + ": " + without_token(outcome.detail));
+    return subscription_response(outcome, message);
+  }
+  if (message.type == SnsMessageType::kUnsubscribeConfirmation) {
+    log_sender("/webhook/sns", "SNS subscription ended (UnsubscribeConfirmation)",
+               "topic " + message.topic_arn);
+    return json(200, "", R"({"unsubscribed":true})");
+  }
+  event.signing_secrets.clear();
+  return run_events(request, event, "sns", true);
+}
+
+void WebhookHandler::log_sender(std::string_view route, std::string_view verdict,
+                                std::string_view detail) {
+  const auto now =
+      fmt::gmtime(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now()));
+  if (options_.log_format == "json") {
+    fmt::print(stderr,
+               "{{\"time\":\"{:%FT%TZ}\",\"route\":\"{}\",\"sender\":\"{}\",\"detail\":\"{}\"}}\n",
+               now, route, http::json_escape(verdict), http::json_escape(detail));
+    return;
+  }
+  fmt::print(stderr, "{:%FT%TZ} {} {}: {}\n", now, route, verdict, http::log_escape(detail));
 }
 
 // The trigger API takes its own token (DESIGN.md §11), never a webhook sender's credentials:
@@ -219,31 +393,65 @@ http::Response WebhookHandler::handle(const http::Request& request) {
   event.body = request.body;
   event.header = [&](std::string_view name) { return request.head.header(name); };
   bool signature_only = false;
-  if (!options_.insecure_no_auth) {
-    // One snapshot decides both: admit() may have let the request in on its route's signature
-    // alone, and a secret removed since must not leave it unchecked.
-    const auto secrets = credentials_.current();
-    signature_only = !authorized(request.head, secrets) && !by_certificate(request.head) &&
-                     signed_route(request.head.target, secrets);
-    if (!authenticated(request.head, secrets)) {
-      // Only Event Grid's validation handshake gets this far without credentials (Event Grid
-      // may not send delivery properties with it): answered, never matched.
-      auto decoded = decode_events(event, "azure", DecodeOptions{});
-      if (validation_handshake(request.head) && decoded && decoded->reply) {
-        return http::Response{decoded->reply->status, "application/json", decoded->reply->body, {}};
-      }
-      metrics_.auth_failure();
-      return json(401, "missing or wrong credentials");
-    }
-    event.signing_secrets = secrets.signing;
+  switch (sender_route(request.head.target, hooks_.senders)) {
+    case SenderRoute::kPubSub:
+      if (auto refused = verify_pubsub(request.head)) return *refused;
+      signature_only = true;  // the token proves the sender, not the query string
+      break;
+    case SenderRoute::kSns:
+      if (hooks_.senders.sns == nullptr) return json(404, "the SNS route is off");
+      return handle_sns(request, event);
+    case SenderRoute::kNone:
+      if (auto refused = check_credentials(request, event, signature_only)) return *refused;
+      break;
   }
+  return run_events(request, event, source, signature_only);
+}
+
+// The HTTP credentials, a client certificate or a route's signing secret; `signature_only`
+// says whether the body's signature is the request's only credential.
+std::optional<http::Response> WebhookHandler::check_credentials(const http::Request& request,
+                                                                EventRequest& event,
+                                                                bool& signature_only) {
+  if (options_.insecure_no_auth) return std::nullopt;
+  // One snapshot decides both: admit() may have let the request in on its route's signature
+  // alone, and a secret removed since must not leave it unchecked.
+  const auto secrets = credentials_.current();
+  signature_only = !authorized(request.head, secrets) && !by_certificate(request.head) &&
+                   signed_route(request.head.target, secrets);
+  if (!authenticated(request.head, secrets)) {
+    // Only Event Grid's validation handshake gets this far without credentials (Event Grid
+    // may not send delivery properties with it): answered, never matched.
+    auto decoded = decode_events(event, "azure", DecodeOptions{});
+    if (validation_handshake(request.head) && decoded && decoded->reply) {
+      return http::Response{decoded->reply->status, "application/json", decoded->reply->body, {}};
+    }
+    metrics_.auth_failure();
+    return json(401, "missing or wrong credentials");
+  }
+  event.signing_secrets = secrets.signing;
+  return std::nullopt;
+}
+
+// An authenticated request's events: scoped, checked against the deliveries already processed,
+// matched and patched.
+http::Response WebhookHandler::run_events(const http::Request& request, const EventRequest& event,
+                                          const std::string& source, bool signature_only) {
   auto scope = route_scope(request.head.target, source, signature_only);
   if (!scope) return json(422, scope.error().message);
-  const EventOutcome outcome = service_.handle(event, source, *scope);
+  Redelivery delivery(hooks_.senders.deliveries, metrics_, request);
+  const EventOutcome outcome = service_.handle(event, source, *scope, delivery.hook());
   if (outcome.status == EventStatus::kRejected && outcome.error.code == ErrorCode::kUnauthorized) {
     metrics_.auth_failure("signature");
   }
-  return event_response(outcome);
+  if (delivery.in_flight()) {
+    return error_response(503,
+                          "this delivery is being processed now (an earlier try of it); "
+                          "retry");
+  }
+  http::Response response = event_response(outcome);
+  delivery.finish(response.status == 200);
+  return response;
 }
 
 void WebhookHandler::overloaded(std::string_view limit) {

@@ -13,6 +13,9 @@
 #include "webhook/credentials.h"
 #include "webhook/metrics.h"
 #include "webhook/trigger_api.h"
+#include "webhook/verify/delivery_memory.h"
+#include "webhook/verify/pubsub_token_verifier.h"
+#include "webhook/verify/sns_verifier.h"
 
 namespace eso::webhook {
 
@@ -37,11 +40,25 @@ struct HandlerOptions {
   std::vector<std::string> route_providers;
 };
 
+/// The cloud senders that sign what they push, and the memory of their deliveries (issue 16);
+/// each null when not configured.
+struct CloudSenders {
+  /// /webhook/gcp takes a valid Google OIDC token as its only credential (Pub/Sub push with
+  /// authentication); its scope is the route's configured one, as for signed routes.
+  const PubSubTokenVerifier* pubsub = nullptr;
+  /// /webhook/sns is on: SNS messages, their signature the only credential.
+  SnsVerifier* sns = nullptr;
+  /// Redeliveries of a delivery processed in full are answered without a second round of
+  /// patches.
+  DeliveryMemory* deliveries = nullptr;
+};
+
 /// What the handler reads besides the request: readiness and the /metrics text.
 struct HandlerHooks {
   std::function<bool()> ready;
   std::function<std::string()> render_metrics;
   TriggerApi* trigger = nullptr;  ///< POST /v1/trigger (DESIGN.md §11), answered with a token
+  CloudSenders senders;
 };
 
 /// serve's routes (DESIGN.md §6): /webhook[/SOURCE] with authentication, the CloudEvents and
@@ -65,6 +82,14 @@ class WebhookHandler final : public http::Handler {
   std::optional<http::Response> authenticate(const http::RequestHead& head,
                                              const std::string& route);
   std::optional<http::Response> authenticate_trigger(const http::RequestHead& head);
+  std::optional<http::Response> admit_sender(const http::RequestHead& head);
+  std::optional<http::Response> check_credentials(const http::Request& request, EventRequest& event,
+                                                  bool& signature_only);
+  std::optional<http::Response> verify_pubsub(const http::RequestHead& head);
+  http::Response handle_sns(const http::Request& request, EventRequest& event);
+  http::Response run_events(const http::Request& request, const EventRequest& event,
+                            const std::string& source, bool signature_only);
+  void log_sender(std::string_view route, std::string_view verdict, std::string_view detail);
   bool by_certificate(const http::RequestHead& head) const;
   bool authenticated(const http::RequestHead& head, const Secrets& secrets) const;
   bool authorized(const http::RequestHead& head, const Secrets& secrets) const;

@@ -53,6 +53,11 @@ void Metrics::auth_failure(std::string_view reason) {
   ++auth_failures_[std::string(reason)];
 }
 
+void Metrics::redelivery(std::string_view result) {
+  std::lock_guard lock(mu_);
+  ++redeliveries_[std::string(result)];
+}
+
 void Metrics::events(const DecodedEvents& decoded) {
   std::lock_guard lock(mu_);
   for (const auto& [type, n] : decoded.types) {
@@ -89,6 +94,10 @@ void Metrics::render_requests(std::string& out) const {
   for (const auto& [reason, n] : auth_failures_) {
     out +=
         fmt::format("eso_updater_auth_failures_by_reason_total{{reason=\"{}\"}} {}\n", reason, n);
+  }
+  out += "# TYPE eso_updater_redeliveries_total counter\n";
+  for (const auto& [result, n] : redeliveries_) {
+    out += fmt::format("eso_updater_redeliveries_total{{result=\"{}\"}} {}\n", result, n);
   }
   out += "# TYPE eso_updater_patches_total counter\n";
   for (const auto& [result, n] : patches_) {

@@ -30,6 +30,9 @@ class Metrics {
   void patch(bool ok, std::chrono::microseconds latency);
   /// A request refused for its credentials; `reason` is a fixed word (never sender text).
   void auth_failure(std::string_view reason = "credentials");
+  /// A delivery seen before (issue 16): `result` is "duplicate" (answered, not processed) or
+  /// "in_flight" (the first try still running: answered 503).
+  void redelivery(std::string_view result);
 
   /// The text exposition format.
   std::string render(const WebhookCounters& c, const IndexStats& index) const;
@@ -54,6 +57,7 @@ class Metrics {
   std::map<std::string, uint64_t> patches_;
   std::map<std::string, uint64_t> overloaded_;  ///< 503s the server gave itself, by limit
   std::map<std::string, uint64_t> auth_failures_;
+  std::map<std::string, uint64_t> redeliveries_;
   Histogram patch_;
 };
 

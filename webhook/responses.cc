@@ -2,11 +2,15 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include "core/http/escape.h"
 #include "core/json_report.h"
+#include "webhook/verify/pubsub_token_verifier.h"
+#include "webhook/verify/sns_verifier.h"
 
 namespace eso::webhook {
 namespace {
@@ -135,6 +139,89 @@ http::Response error_response(int status, const std::string& message) {
   http::Response r{status, "application/json", buffer.GetString(), {}};
   if (status == 503) r.headers.emplace_back("Retry-After", "5");
   return r;
+}
+
+// RFC 6750 §3: a request without a token gets the scheme alone, an invalid token the error code.
+http::Response token_refusal(const TokenVerdict& verdict) {
+  if (verdict.outcome == TokenVerdict::Outcome::kKeysUnavailable) {
+    return error_response(503, "Google's token signing keys cannot be fetched right now; retry");
+  }
+  const TokenFailure reason = verdict.reason;
+  const bool forbidden = reason == TokenFailure::kWrongAudience ||
+                         reason == TokenFailure::kEmailNotAllowed ||
+                         reason == TokenFailure::kEmailNotVerified;
+  http::Response r = error_response(
+      forbidden ? 403 : 401,
+      fmt::format(
+          "Pub/Sub push token refused: {}{}", to_string(reason),
+          forbidden ? " (see serve's --pubsub-audience and --pubsub-service-account)" : ""));
+  if (forbidden) return r;
+  r.headers.emplace_back("WWW-Authenticate", reason == TokenFailure::kMissingToken
+                                                 ? "Bearer realm=\"eso-updater\""
+                                                 : "Bearer realm=\"eso-updater\", "
+                                                   "error=\"invalid_token\"");
+  return r;
+}
+
+http::Response sns_refusal(const SnsVerdict& verdict) {
+  if (verdict.outcome == SnsVerdict::Outcome::kCertUnavailable) {
+    return error_response(503, "the SNS signing certificate cannot be fetched right now; retry");
+  }
+  if (verdict.reason == SnsFailure::kTopicNotAllowed) {
+    return error_response(403,
+                          "SNS message refused: topic_not_allowed (see serve's "
+                          "--sns-topic-arn)");
+  }
+  http::Response r =
+      error_response(401, fmt::format("SNS message refused: {}", to_string(verdict.reason)));
+  // The signature in the body is the credential; RFC 9110 §15.5.2 still wants a challenge.
+  r.headers.emplace_back("WWW-Authenticate", "SNS-Signature realm=\"eso-updater\"");
+  return r;
+}
+
+http::Response subscription_response(const SubscriptionOutcome& outcome,
+                                     const SnsMessage& message) {
+  switch (outcome.status) {
+    case SubscriptionOutcome::Status::kConfirmed: {
+      rapidjson::StringBuffer buffer;
+      JsonWriter w(buffer);
+      w.StartObject();
+      w.Key("confirmed");
+      w.Bool(true);
+      w.Key("topicArn");
+      const std::string topic = http::valid_utf8(message.topic_arn);
+      w.String(topic.data(), static_cast<rapidjson::SizeType>(topic.size()));
+      w.EndObject();
+      return http::Response{200, "application/json", buffer.GetString(), {}};
+    }
+    case SubscriptionOutcome::Status::kRefused:
+      return error_response(403, "subscription not confirmed: " + outcome.detail);
+    case SubscriptionOutcome::Status::kFailed:
+      break;
+  }
+  return error_response(503,
+                        "subscription not confirmed yet: the SubscribeURL could not be "
+                        "fetched; SNS will resend the confirmation");
+}
+
+EventReply duplicate_reply(const DecodedEvents& decoded) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  w.Key("duplicate");
+  w.Bool(true);
+  w.Key("source");
+  w.String(decoded.source);
+  w.Key("events");
+  w.Uint64(decoded.events);
+  w.Key("patched");
+  w.StartArray();
+  w.EndArray();
+  w.Key("failed");
+  w.StartArray();
+  w.EndArray();
+  w.EndObject();
+  return EventReply{200, buffer.GetString()};
 }
 
 http::Response event_response(const EventOutcome& outcome) {
