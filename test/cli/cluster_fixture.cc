@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <mutex>
 #include <random>
 #include <sstream>
 
@@ -171,8 +172,7 @@ std::unique_ptr<BackgroundProcess> start_eso_player(const std::string& namespace
 }
 
 ExtraCluster::ExtraCluster(std::vector<std::string> env) {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "eso-extra-XXXXXX").string();
-  state_ = ::mkdtemp(tmpl.data());
+  state_ = make_temp_dir("eso-extra");
   env.push_back("ESO_TEST_CLUSTER_DIR=" + state_);
   env_ = std::move(env);
   const auto r = run_process({std::string(ESO_SOURCE_DIR) + "/test/cluster/up"}, env_, "", 300);
@@ -344,9 +344,41 @@ std::string read_file_text(const std::string& path) {
   return text;
 }
 
+namespace {
+
+// Every temporary directory the tests made, removed by remove_temp_dirs().
+std::vector<std::string>& temp_dirs() {
+  static std::vector<std::string> dirs;
+  return dirs;
+}
+
+}  // namespace
+
+std::string make_temp_dir(const std::string& prefix) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
+  REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+  static std::mutex mu;
+  std::lock_guard lock(mu);
+  temp_dirs().push_back(tmpl);
+  return tmpl;
+}
+
+void remove_temp_dirs() {
+  for (const auto& dir : temp_dirs()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir, ignored);
+  }
+  temp_dirs().clear();
+}
+
+int run_and_clean_up(doctest::Context& context) {
+  const int result = context.run();
+  if (result == 0 && !context.shouldExit()) remove_temp_dirs();
+  return result;
+}
+
 std::string write_temp_file(const std::string& name, const std::string& content) {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "eso-test-XXXXXX").string();
-  const std::string dir = ::mkdtemp(tmpl.data());
+  const std::string dir = make_temp_dir("eso-test");
   const std::string path = dir + "/" + name;
   std::ofstream(path) << content;
   return path;

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include <doctest/doctest.h>
 #include <rapidjson/document.h>
 
 namespace eso::test {
@@ -123,6 +124,14 @@ int free_loopback_port();
 
 /// The whole content of a file, without a trailing newline.
 std::string read_file_text(const std::string& path);
+
+/// A fresh temporary directory `/tmp/PREFIX-XXXXXX`, removed by run_and_clean_up() when every
+/// test passed (kept after a failure: it holds the logs a failure message points to).
+std::string make_temp_dir(const std::string& prefix);
+/// Removes every directory make_temp_dir() made.
+void remove_temp_dirs();
+/// Runs the tests; removes the temporary directories when all passed. For the mains.
+int run_and_clean_up(doctest::Context& context);
 
 /// Writes `content` to a new file in a fresh temporary directory; returns its path.
 std::string write_temp_file(const std::string& name, const std::string& content);

@@ -7,5 +7,5 @@
 int main(int argc, char** argv) {
   doctest::Context context(argc, argv);
   if (!eso::test::lists_only(argc, argv)) eso::test::require_test_cluster();
-  return context.run();
+  return eso::test::run_and_clean_up(context);
 }

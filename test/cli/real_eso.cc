@@ -112,9 +112,7 @@ double eso_metric(const std::string& metric, const std::string& namespace_name,
 }
 
 SecretServer::SecretServer() {
-  std::string tmpl = (fs::temp_directory_path() / "eso-secrets-XXXXXX").string();
-  REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-  dir_ = tmpl;
+  dir_ = make_temp_dir("eso-secrets");
   process_ = std::make_unique<BackgroundProcess>(
       std::vector<std::string>{secret_server_binary(), "-dir", dir_, "-hang", "30s"},
       std::vector<std::string>{}, dir_ + "/server.log");
