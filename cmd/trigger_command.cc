@@ -208,13 +208,15 @@ int list_failed(const Status& listed, const std::vector<PatchResult>& results) {
   return kExitUsage;
 }
 
-std::vector<WaitResult> wait_round(kube::ApiClient& client, const TriggerPlan& plan,
-                                   const std::vector<PatchResult>& results,
+std::vector<WaitResult> wait_round(kube::ApiClient& client, const TriggerRun& run,
                                    const TriggerCommandOptions& options,
                                    std::chrono::steady_clock::time_point started,
                                    std::chrono::nanoseconds timeout) {
   std::vector<WaitResult> waits;
-  auto targets = wait_targets(plan, results, waits);
+  auto targets = wait_targets(run.plan(), run.results(), waits);
+  for (auto& t : targets) {
+    if (run.listed_after_patch(t.ref)) t.ready_before.reset();
+  }
   if (isatty(STDERR_FILENO) != 0 && !targets.empty()) {
     fmt::print(stderr, "waiting for ESO to sync {} ExternalSecret(s), up to {}...\n",
                targets.size(), options.timeout);
@@ -272,7 +274,7 @@ int run_trigger(const GlobalOptions& global, const TriggerCommandOptions& given)
   warn_about(reports);
   std::vector<WaitResult> waits;
   if (options.wait && !options.run.dry_run) {
-    waits = wait_round(*client, run.plan(), run.results(), options, started, *timeout);
+    waits = wait_round(*client, run, options, started, *timeout);
   }
   print_report(reports, run.plan(), options, run.matched().problems,
                options.wait ? &waits : nullptr);

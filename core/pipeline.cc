@@ -178,7 +178,16 @@ Status TriggerRun::run(ObjectSource& source, EarlyPatcher* patcher) {
   const bool patching = !options_.dry_run && patcher != nullptr;
   Status listed = source.pages([&](std::vector<ExternalSecret> page) {
     const auto fresh = stream_.add(std::move(page));
-    if (patching && !fresh.empty()) patcher->submit(plan_trigger(fresh, options_));
+    if (!patching || fresh.empty()) return ok_status();
+    for (const auto& m : fresh) {
+      const std::string& parent = m.object->owner_cluster_external_secret;
+      if (!parent.empty() && submitted_.count(ObjectRef{"ClusterExternalSecret", "", parent})) {
+        late_.insert(m.object->ref);
+      }
+    }
+    const TriggerPlan plan = plan_trigger(fresh, options_);
+    for (const auto& p : plan.patches) submitted_.insert(p.target);
+    patcher->submit(plan);
     return ok_status();
   });
   plan_ = plan_trigger(stream_.result().matches, options_);

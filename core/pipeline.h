@@ -183,6 +183,9 @@ class TriggerRun {
   const std::vector<PatchResult>& results() const { return results_; }
   std::vector<PatchResult>& results() { return results_; }
   TriggerPlan& plan() { return plan_; }
+  /// Whether `ref` (a ClusterExternalSecret's child) arrived on a page after its parent had been
+  /// patched: its listed state may already be ESO's answer to the trigger, so it is no "before".
+  bool listed_after_patch(const ObjectRef& ref) const { return late_.count(ref) > 0; }
 
  private:
   KeySet keys_;
@@ -190,6 +193,8 @@ class TriggerRun {
   MatchStream stream_;
   TriggerPlan plan_;
   std::vector<PatchResult> results_;
+  std::set<ObjectRef> submitted_;
+  std::set<ObjectRef> late_;
 };
 
 }  // namespace eso

@@ -126,3 +126,78 @@ TEST_CASE("a target never submitted is reported as not run") {
 }
 
 }  // namespace eso
+
+namespace eso {
+namespace {
+
+// Pages handed out one by one, as a LIST delivers them.
+class Pages final : public ObjectSource {
+ public:
+  explicit Pages(std::vector<std::vector<ExternalSecret>> pages) : pages_(std::move(pages)) {}
+  Status pages(const KubeApi::PageHandler& on_page) override {
+    for (auto& p : pages_) {
+      if (auto s = on_page(std::move(p)); !s) return s;
+    }
+    return ok_status();
+  }
+
+ private:
+  std::vector<std::vector<ExternalSecret>> pages_;
+};
+
+ExternalSecret child(const std::string& ns, const std::string& key) {
+  return test::es_from_json(R"({"metadata": {"namespace": ")" + ns + R"(", "name": "c",
+      "ownerReferences": [{"kind": "ClusterExternalSecret", "name": "shared"}]},
+      "spec": {"data": [{"remoteRef": {"key": ")" +
+                            key + R"("}}]}})");
+}
+
+}  // namespace
+
+TEST_CASE("a run patches a CES once and knows which children were listed after its patch") {
+  test::FakeKube kube;
+  Pages source({{child("a", "/k"), reading("own", "/k")}, {child("b", "/k")}});
+  TriggerRun run(KeySet{{"/k"}, {}, {}, {}}, plan_options());
+  EarlyPatcher patcher(kube, "stamp", 2);
+  REQUIRE(run.run(source, &patcher).ok());
+  CHECK(kube.patched.size() == 2);  // the CES once, and the plain ExternalSecret
+  REQUIRE(run.plan().patches.size() == 2);
+  CHECK(run.plan().patches[0].children.size() == 2);
+  // Child a was listed before the CES was patched: its state is the one before the trigger.
+  CHECK_FALSE(run.listed_after_patch(ObjectRef{"ExternalSecret", "a", "c"}));
+  // Child b came on page 2, after: its listed state may be ESO's answer already.
+  CHECK(run.listed_after_patch(ObjectRef{"ExternalSecret", "b", "c"}));
+  CHECK_FALSE(run.listed_after_patch(ObjectRef{"ExternalSecret", "a", "own"}));
+}
+
+TEST_CASE("a dry run plans and patches nothing") {
+  test::FakeKube kube;
+  Pages source({{reading("x", "/k")}});
+  TriggerOptions options = plan_options();
+  options.dry_run = true;
+  TriggerRun run(KeySet{{"/k"}, {}, {}, {}}, options);
+  EarlyPatcher patcher(kube, "stamp", 2);
+  REQUIRE(run.run(source, &patcher).ok());
+  CHECK(run.plan().patches.size() == 1);
+  CHECK(run.results().empty());
+  CHECK(kube.patched.empty());
+}
+
+TEST_CASE("namespaced objects drop other namespaces and cluster-scoped objects") {
+  test::FakeKube kube;
+  auto ces = reading("ces", "/k");
+  ces.ref = ObjectRef{"ClusterExternalSecret", "", "ces"};
+  Pages inner({{reading("x", "/k"), ces}});
+  NamespacedObjects only_b(inner, {"b"});
+  TriggerRun run(KeySet{{"/k"}, {}, {}, {}}, plan_options());
+  REQUIRE(run.run(only_b, nullptr).ok());
+  CHECK(run.matched().matches.empty());  // x is in namespace a
+  Pages again({{reading("x", "/k"), ces}});
+  NamespacedObjects only_a(again, {"a"});
+  TriggerRun in_a(KeySet{{"/k"}, {}, {}, {}}, plan_options());
+  REQUIRE(in_a.run(only_a, nullptr).ok());
+  REQUIRE(in_a.matched().matches.size() == 1);
+  CHECK(in_a.matched().matches[0].object->ref.name == "x");
+}
+
+}  // namespace eso
