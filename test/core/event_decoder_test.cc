@@ -255,6 +255,54 @@ TEST_CASE("every provider's documented notifications decode to the keys ESO read
   }
 }
 
+TEST_CASE(
+    "an SNS notification's Message is read as the EventBridge and CloudTrail events aws reads") {
+  // SNS's envelope around a Message; the signature is serve's to check, not the decoder's.
+  auto sns = [](const std::string& type, const std::string& message) {
+    return R"({"Type":")" + type +
+           R"(","MessageId":"m-1","TopicArn":"arn:aws:sns:us-east-1:1:t","Message":)" + message +
+           R"(,"Timestamp":"2026-12-01T07:00:00.000Z","SignatureVersion":"2","Signature":"x",)"
+           R"("SigningCertURL":"https://sns.us-east-1.amazonaws.com/c.pem"})";
+  };
+  const std::string cloudtrail =
+      R"("{\"detail-type\":\"AWS API Call via CloudTrail\",\"detail\":{\"eventSource\":)"
+      R"(\"secretsmanager.amazonaws.com\",\"eventName\":\"PutSecretValue\",)"
+      R"(\"requestParameters\":{\"secretId\":\"prod/db\"}}}")";
+  const std::string label =
+      R"("{\"detail-type\":\"Secret Label Updated\",\"detail\":{\"name\":\"prod/api\",)"
+      R"(\"labelUpdated\":\"AWSCURRENT\"}}")";
+  struct Case {
+    std::string body;
+    const char* route;
+    std::vector<std::string> keys;
+    size_t events;
+    size_t ignored;
+  };
+  const Case cases[] = {
+      {sns("Notification", cloudtrail), "sns", {"prod/db"}, 1, 0},
+      {sns("Notification", cloudtrail), "", {"prod/db"}, 1, 0},
+      {sns("Notification", label), "sns", {"prod/api"}, 1, 0},
+      {sns("Notification", R"("plain text, no event")"), "sns", {}, 1, 1},
+      {sns("Notification", R"("{\"unrelated\":1}")"), "sns", {}, 1, 1},
+      {sns("SubscriptionConfirmation", R"("confirm")"), "sns", {}, 1, 1},
+      {sns("UnsubscribeConfirmation", R"("bye")"), "", {}, 1, 1},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.body);
+    auto r = decode_events(c.body, c.route);
+    REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
+    CHECK(r->source == "sns");
+    CHECK(r->key_rule == "aws");
+    CHECK(r->keys == c.keys);
+    CHECK(r->events == c.events);
+    CHECK(r->ignored.size() == c.ignored);
+  }
+  auto not_string = decode_events(sns("Notification", "{}"), "sns");
+  REQUIRE_FALSE(not_string.ok());
+  CHECK(not_string.error().code == ErrorCode::kInvalidArgument);
+  CHECK(not_string.error().message.find("\"Message\" string") != std::string::npos);
+}
+
 TEST_CASE("ignored events say why") {
   auto rotate = decode_events(fixture("gcp-rotate.json"), "");
   REQUIRE(rotate.ok());
