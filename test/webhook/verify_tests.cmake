@@ -8,8 +8,11 @@ add_executable(eso_verify_tests
   webhook/delivery_memory_test.cc
   webhook/https_fetcher_test.cc
   webhook/pubsub_token_verifier_test.cc
+  webhook/sender_responses_test.cc
   webhook/sns_message_test.cc
   webhook/sns_verifier_test.cc
 )
-target_link_libraries(eso_verify_tests PRIVATE eso_verify eso_server doctest::doctest OpenSSL::SSL)
+# sender_responses_test: serve's answers to the verifiers' verdicts (webhook/responses).
+target_link_libraries(eso_verify_tests PRIVATE eso_verify eso_webhook eso_server doctest::doctest
+                      OpenSSL::SSL)
 doctest_discover_tests(eso_verify_tests PROPERTIES LABELS unit TIMEOUT 60)
