@@ -343,8 +343,9 @@ std::optional<http::Response> WebhookHandler::authenticate_trigger(const http::R
   const std::string* authorization = head.header("authorization");
   constexpr std::string_view kBearer = "Bearer ";
   if (authorization != nullptr && authorization->size() > kBearer.size() &&
-      std::equal(kBearer.begin(), kBearer.end(), authorization->begin(),
-                 [](char a, char b) { return std::tolower(a) == std::tolower(b); }) &&
+      std::equal(
+          kBearer.begin(), kBearer.end(), authorization->begin(),
+          [](unsigned char a, unsigned char b) { return std::tolower(a) == std::tolower(b); }) &&
       http::constant_time_equal(std::string_view(*authorization).substr(kBearer.size()),
                                 secrets.trigger_token)) {
     return std::nullopt;
