@@ -95,7 +95,7 @@ bool bearer(const std::string* authorization) {
   constexpr std::string_view kBearer = "bearer ";
   return authorization != nullptr && authorization->size() > kBearer.size() &&
          std::equal(kBearer.begin(), kBearer.end(), authorization->begin(),
-                    [](char a, char b) { return a == std::tolower(b); });
+                    [](char a, unsigned char b) { return a == std::tolower(b); });
 }
 
 // The delivery ids a decoded body's source carries, by decoder name.
