@@ -338,12 +338,21 @@ TEST_CASE("an SNS notification patches on its signature and a tampered one does 
   CHECK_FALSE(force_sync(ns, "db").empty());
   CHECK(force_sync(ns, "other").empty());
   CHECK(sns.https.hits(kCertPath) == 1);  // cached
+  // SNS retries a delivery it got no answer for: the same message, answered as a duplicate.
+  const std::string stamp = force_sync(ns, "db");
+  std::this_thread::sleep_for(1100ms);  // a second patch would write a later stamp
+  const auto redelivered = sns_post(server, "Notification", body);
+  CHECK(redelivered.status == 200);
+  CHECK(contains(redelivered.body, R"("duplicate":true)"));
+  CHECK(force_sync(ns, "db") == stamp);
 
   CHECK(has_metric(server,
                    R"(eso_updater_auth_failures_by_reason_total{reason="sns_bad_signature"} 1)"));
   CHECK(has_metric(
       server, R"(eso_updater_auth_failures_by_reason_total{reason="sns_topic_not_allowed"} 1)"));
-  CHECK(contains(server.log(), "bad_signature"));
+  const std::string log = server.log();
+  CHECK(contains(log, "bad_signature"));
+  CHECK(contains(log, "SNS signatures of 1 topic(s) on /webhook/sns"));
 }
 
 TEST_CASE("an SNS subscription is confirmed for an allowed topic only") {
