@@ -8,11 +8,13 @@ add_executable(eso_verify_tests
   webhook/delivery_memory_test.cc
   webhook/https_fetcher_test.cc
   webhook/pubsub_token_verifier_test.cc
+  webhook/redelivery_test.cc
   webhook/sender_responses_test.cc
   webhook/sns_message_test.cc
   webhook/sns_verifier_test.cc
 )
-# sender_responses_test: serve's answers to the verifiers' verdicts (webhook/responses).
+# sender_responses_test and redelivery_test: serve's answers to the verifiers' verdicts and to
+# redeliveries (webhook/).
 target_link_libraries(eso_verify_tests PRIVATE eso_verify eso_webhook eso_server doctest::doctest
                       OpenSSL::SSL)
 doctest_discover_tests(eso_verify_tests PROPERTIES LABELS unit TIMEOUT 60)
