@@ -10,14 +10,14 @@ _eso_updater() {
   local match_opts="-k --key --event --event-source --key-path --store --store-kind --provider -o --output -h --help"
   local trigger_opts="-k --key --event --event-source --key-path --annotation --dry-run --force --include-possible --patch-children --require-match --concurrency --wait --timeout --repeat-after --store --store-kind --provider -o --output --server --token-file --server-ca -h --help"
 
-  local serve_opts="--listen --port-file --credentials-dir --insecure-no-auth --metrics-auth --no-index --stores --provider --stores-refresh --watch-timeout --workers --max-connections --queue --max-body --phase-timeout --drain-timeout --annotation --force --include-possible --patch-children --concurrency --event-type --key-path --cloudevents-key-path --tls-cert --tls-key --tls-client-ca --api-key-header --api-key-query --signature-tolerance --route-store --route-provider --log-format --trigger-namespaces --trigger-max-wait --trigger-max-waiting -h --help"
+  local serve_opts="--listen --port-file --credentials-dir --insecure-no-auth --metrics-auth --no-index --stores --provider --stores-refresh --watch-timeout --workers --max-connections --queue --max-body --phase-timeout --drain-timeout --annotation --force --include-possible --patch-children --concurrency --event-type --key-path --cloudevents-key-path --tls-cert --tls-key --tls-client-ca --api-key-header --api-key-query --signature-tolerance --route-store --route-provider --log-format --pubsub-audience --pubsub-service-account --pubsub-keys-url --verify-ca-file --sns-topic-arn --sns-host-pattern --redelivery-window --trigger-namespaces --trigger-max-wait --trigger-max-waiting -h --help"
 
   case $prev in
     --kubeconfig | --event) _filedir; return ;;
     -o | --output) COMPREPLY=($(compgen -W "table json name" -- "$cur")); return ;;
     --log-format) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
-    --port-file | --credentials-dir | --tls-cert | --tls-key | --tls-client-ca | --token-file | --server-ca) _filedir; return ;;
-    --stores-refresh | --watch-timeout | --listen | --workers | --max-connections | --queue | --max-body | --phase-timeout | --drain-timeout | --event-type | --key-path | --cloudevents-key-path | --api-key-header | --api-key-query | --signature-tolerance | --route-store | --route-provider | --server | --trigger-namespaces | --trigger-max-wait | --trigger-max-waiting) return ;;
+    --port-file | --credentials-dir | --tls-cert | --tls-key | --tls-client-ca | --token-file | --server-ca | --verify-ca-file) _filedir; return ;;
+    --stores-refresh | --watch-timeout | --listen | --workers | --max-connections | --queue | --max-body | --phase-timeout | --drain-timeout | --event-type | --key-path | --cloudevents-key-path | --api-key-header | --api-key-query | --signature-tolerance | --route-store | --route-provider | --server | --pubsub-audience | --pubsub-service-account | --pubsub-keys-url | --sns-topic-arn | --sns-host-pattern | --redelivery-window | --trigger-namespaces | --trigger-max-wait | --trigger-max-waiting) return ;;
     --store-kind) COMPREPLY=($(compgen -W "SecretStore ClusterSecretStore" -- "$cur")); return ;;
     --provider) COMPREPLY=($(compgen -W "akeyless aws azurekv gcpsm vault doppler infisical" -- "$cur")); return ;;
     --context)

@@ -88,7 +88,7 @@ flags work after the command), then one entry per serve value that is set.
 - {{ $flag }}
 {{- end }}
 {{- end }}
-{{- range $flag, $key := dict "--workers" "workers" "--provider" "provider" "--stores-refresh" "storesRefresh" "--queue" "queue" "--max-connections" "maxConnections" "--max-body" "maxBody" "--concurrency" "concurrency" "--phase-timeout" "phaseTimeout" "--drain-timeout" "drainTimeout" "--annotation" "annotation" "--cloudevents-key-path" "cloudeventsKeyPath" "--api-key-header" "apiKeyHeader" "--api-key-query" "apiKeyQuery" "--signature-tolerance" "signatureTolerance" "--watch-timeout" "watchTimeout" "--log-format" "logFormat" }}
+{{- range $flag, $key := dict "--workers" "workers" "--provider" "provider" "--stores-refresh" "storesRefresh" "--queue" "queue" "--max-connections" "maxConnections" "--max-body" "maxBody" "--concurrency" "concurrency" "--phase-timeout" "phaseTimeout" "--drain-timeout" "drainTimeout" "--annotation" "annotation" "--cloudevents-key-path" "cloudeventsKeyPath" "--api-key-header" "apiKeyHeader" "--api-key-query" "apiKeyQuery" "--signature-tolerance" "signatureTolerance" "--watch-timeout" "watchTimeout" "--log-format" "logFormat" "--pubsub-audience" "pubsubAudience" "--pubsub-keys-url" "pubsubKeysUrl" "--verify-ca-file" "verifyCaFile" "--redelivery-window" "redeliveryWindow" }}
 {{- $v := index $s $key }}
 {{- if and (not (kindIs "invalid" $v)) (ne (toString $v) "") }}
 - {{ $flag }}={{ $v }}
@@ -99,6 +99,12 @@ flags work after the command), then one entry per serve value that is set.
 {{- end }}
 {{- range $s.keyPath }}
 - --key-path={{ . }}
+{{- end }}
+{{- range $s.pubsubServiceAccounts }}
+- --pubsub-service-account={{ . }}
+{{- end }}
+{{- range $s.snsTopicArns }}
+- --sns-topic-arn={{ . }}
 {{- end }}
 {{- range $s.routeStores }}
 - --route-store={{ . }}
