@@ -3,15 +3,14 @@
 #include <set>
 
 #include <fmt/format.h>
-#include <rapidjson/prettywriter.h>
-#include <rapidjson/stringbuffer.h>
 
 #include "cmd/exit_code.h"
 #include "cmd/inventory.h"
+#include "cmd/match_remote.h"
 #include "cmd/object_names.h"
 #include "cmd/table.h"
-#include "core/json_report.h"
 #include "core/match.h"
+#include "core/match_report.h"
 #include "core/pipeline.h"
 
 namespace eso::cmd {
@@ -26,52 +25,6 @@ void print_table(const std::vector<Match>& matches) {
          m.key, m.field, m.store.kind + "/" + m.store.name, match_verdict_text(m), match_notes(m)});
   }
   table.print(stdout);
-}
-
-using JsonWriter = rapidjson::PrettyWriter<rapidjson::StringBuffer>;
-
-void write_match(JsonWriter& w, const Match& m) {
-  w.StartObject();
-  write_match_fields(w, m);
-  w.Key("store");
-  w.StartObject();
-  w.Key("kind");
-  w.String(m.store.kind);
-  w.Key("name");
-  w.String(m.store.name);
-  w.EndObject();
-  w.Key("willRefresh");
-  w.Bool(will_refresh(m.verdict));
-  w.Key("possible");
-  w.Bool(m.possible);
-  w.Key("usesGenerator");
-  w.Bool(m.object->uses_generator);
-  if (!m.object->owner_cluster_external_secret.empty()) {
-    w.Key("clusterExternalSecret");
-    w.String(m.object->owner_cluster_external_secret);
-  }
-  w.EndObject();
-}
-
-void print_json(const MatchResult& result, const std::vector<std::string>& keys,
-                const std::string& group_version) {
-  rapidjson::StringBuffer buffer;
-  JsonWriter w(buffer);
-  w.SetIndent(' ', 2);
-  w.StartObject();
-  w.Key("apiVersion");
-  w.String(group_version);
-  w.Key("keys");
-  w.StartArray();
-  for (const auto& k : keys) w.String(k);
-  w.EndArray();
-  w.Key("matches");
-  w.StartArray();
-  for (const auto& m : result.matches) write_match(w, m);
-  w.EndArray();
-  write_problems(w, result.problems);
-  w.EndObject();
-  fmt::print("{}\n", buffer.GetString());
 }
 
 void print_names(const std::vector<Match>& matches) {
@@ -91,6 +44,7 @@ CLI::App* add_match_command(CLI::App& app, MatchOptions& options) {
   add_key_input_options(*cmd, options.input, "Remote key to look for (repeatable)");
   add_store_scope_options(*cmd, options.scope);
   add_output_option(*cmd, options.output);
+  add_server_options(*cmd, options.server, "Match");
   return cmd;
 }
 
@@ -101,6 +55,7 @@ int run_match(const GlobalOptions& global, const MatchOptions& given) {
     print_error(keys.error());
     return kExitUsage;
   }
+  if (!options.server.url.empty()) return run_match_remote(global, options, *keys);
   auto client = connect_or_report(global);
   if (!client) return kExitUsage;
   auto stores = load_stores(global, options.scope, *client);
@@ -123,7 +78,7 @@ int run_match(const GlobalOptions& global, const MatchOptions& given) {
   warn_problems(result.problems);
   switch (options.output) {
     case OutputFormat::kJson:
-      print_json(result, run.keys().keys, client->group_version());
+      fmt::print("{}\n", match_json(result, run.keys().keys, client->group_version(), true));
       break;
     case OutputFormat::kName:
       print_names(result.matches);

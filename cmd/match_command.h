@@ -4,6 +4,7 @@
 
 #include "cmd/event_input.h"
 #include "cmd/global_options.h"
+#include "cmd/trigger_client.h"
 
 namespace eso::cmd {
 
@@ -11,6 +12,7 @@ struct MatchOptions {
   KeyInput input;
   OutputFormat output = OutputFormat::kTable;
   StoreScopeOptions scope;
+  ServerTarget server;  ///< --server: through serve's trigger API instead of the Kubernetes API
 };
 
 /// `eso-updater match`: read-only; which objects reference the keys, through which field, and

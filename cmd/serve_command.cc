@@ -544,7 +544,8 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
                        counters, &observer, watchers.stores());
   webhook::TriggerApi trigger_api(
       service, *client,
-      {options.trigger_namespaces, d.trigger_wait, 1000, options.trigger_max_waiting});
+      {options.trigger_namespaces, d.trigger_wait, 1000, options.trigger_max_waiting},
+      client->group_version());
   webhook::WebhookHandler handler(
       options.http, setup->route_stores, setup->route_providers, service, credentials, metrics,
       {ready, [&] { return metrics.render(counters, watchers.stats()); }, &trigger_api,

@@ -49,10 +49,10 @@ size_t on_data(char* data, size_t size, size_t count, void* user) {
   return size * count;
 }
 
-std::string endpoint(const std::string& url) {
+std::string endpoint(const std::string& url, const std::string& path) {
   std::string base = url;
   while (!base.empty() && base.back() == '/') base.pop_back();
-  return base + "/v1/trigger";
+  return base + path;
 }
 
 // The server's {"error": ...} message, or a short excerpt of what it sent.
@@ -67,23 +67,24 @@ std::string message_of(const std::string& body) {
 
 }  // namespace
 
-void add_server_options(CLI::App& command, ServerTarget& target) {
+void add_server_options(CLI::App& command, ServerTarget& target, const std::string& what) {
   command.add_option("--server", target.url,
-                     "Trigger through eso-updater serve's trigger API at this URL instead of the "
-                     "Kubernetes API (no kubeconfig needed)");
+                     what +
+                         " through eso-updater serve's trigger API at this URL instead of the "
+                         "Kubernetes API (no kubeconfig needed)");
   command.add_option("--token-file", target.token_file,
                      "File with the trigger token for --server (default: $ESO_UPDATER_TOKEN)");
   command.add_option("--server-ca", target.ca_file,
                      "PEM CA bundle that signed --server's certificate (default: the system's)");
 }
 
-Result<ServerAnswer> post_trigger(const ServerTarget& target, const std::string& body,
-                                  std::chrono::milliseconds timeout) {
+Result<ServerAnswer> post_to_server(const ServerTarget& target, const std::string& path,
+                                    const std::string& body, std::chrono::milliseconds timeout) {
   auto token = read_token(target);
   if (!token) return token.error();
   std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
   if (!curl) return Error{ErrorCode::kInternal, "curl_easy_init failed"};
-  const std::string url = endpoint(target.url);
+  const std::string url = endpoint(target.url, path);
   const std::string authorization = "Authorization: Bearer " + *token;
   curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
   headers = curl_slist_append(headers, authorization.c_str());
@@ -116,9 +117,10 @@ Result<ServerAnswer> post_trigger(const ServerTarget& target, const std::string&
   return answer;
 }
 
-Error server_error(const ServerTarget& target, const ServerAnswer& answer) {
+Error server_error(const ServerTarget& target, const std::string& path,
+                   const ServerAnswer& answer) {
   const std::string message = message_of(answer.body);
-  const std::string url = endpoint(target.url);
+  const std::string url = endpoint(target.url, path);
   switch (answer.status) {
     case 401:
       return Error{ErrorCode::kUnauthorized,
@@ -132,8 +134,8 @@ Error server_error(const ServerTarget& target, const ServerAnswer& answer) {
       }
       return Error{ErrorCode::kNotFound,
                    fmt::format("{} has no trigger API (HTTP {}): is it eso-updater serve, and a "
-                               "version with POST /v1/trigger?",
-                               url, answer.status)};
+                               "version with POST {}?",
+                               url, answer.status, path)};
     case 503:
       return Error{ErrorCode::kUnreachable, fmt::format("{} is not ready: {}", url, message)};
     default:

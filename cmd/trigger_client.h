@@ -17,8 +17,9 @@ struct ServerTarget {
   std::string ca_file;     ///< PEM CAs for an HTTPS server; default: the system's
 };
 
-/// Registers --server, --token-file and --server-ca on a subcommand.
-void add_server_options(CLI::App& command, ServerTarget& target);
+/// Registers --server, --token-file and --server-ca on a subcommand; `what` says what --server
+/// does ("Trigger", "Match").
+void add_server_options(CLI::App& command, ServerTarget& target, const std::string& what);
 
 /// An answer of the trigger API: its status and body.
 struct ServerAnswer {
@@ -26,14 +27,15 @@ struct ServerAnswer {
   std::string body;
 };
 
-/// POSTs `body` to URL/v1/trigger with the token. Errors say what to fix: no token, the server
-/// unreachable or its certificate not trusted. `timeout` bounds the whole exchange.
-Result<ServerAnswer> post_trigger(const ServerTarget& target, const std::string& body,
-                                  std::chrono::milliseconds timeout);
+/// POSTs `body` to URL + `path` (/v1/trigger or /v1/match) with the token. Errors say what to
+/// fix: no token, the server unreachable or its certificate not trusted. `timeout` bounds the
+/// whole exchange.
+Result<ServerAnswer> post_to_server(const ServerTarget& target, const std::string& path,
+                                    const std::string& body, std::chrono::milliseconds timeout);
 
 /// The error a non-report answer stands for: the token refused (401), no trigger API at the URL
 /// (an older serve, or not eso-updater: 404/405), a refused request (400/403/422, with the
 /// server's message), or the server not ready (503).
-Error server_error(const ServerTarget& target, const ServerAnswer& answer);
+Error server_error(const ServerTarget& target, const std::string& path, const ServerAnswer& answer);
 
 }  // namespace eso::cmd

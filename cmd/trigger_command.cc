@@ -110,7 +110,7 @@ CLI::App* add_trigger_command(CLI::App& app, TriggerCommandOptions& options) {
                   "(ENABLE_CACHE_BUSTER=true uses CACHE_BUSTER_WAIT_INTERVAL, default 2s)");
   add_store_scope_options(*cmd, options.scope);
   add_output_option(*cmd, options.output);
-  add_server_options(*cmd, options.server);
+  add_server_options(*cmd, options.server, "Trigger");
   return cmd;
 }
 

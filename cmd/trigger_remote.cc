@@ -182,7 +182,8 @@ int run_trigger_remote(const GlobalOptions& global, const TriggerCommandOptions&
   const auto wait = parse_go_duration(options.timeout);
   const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
       (options.wait && wait ? *wait : std::chrono::nanoseconds(0)) + std::chrono::seconds(60));
-  const auto answer = post_trigger(options.server, request_body(global, options, keys), timeout);
+  const auto answer =
+      post_to_server(options.server, "/v1/trigger", request_body(global, options, keys), timeout);
   if (!answer) {
     print_error(answer.error());
     return kExitUsage;
@@ -192,7 +193,7 @@ int run_trigger_remote(const GlobalOptions& global, const TriggerCommandOptions&
   const bool is_report = !report.HasParseError() && report.IsObject() &&
                          report.HasMember("objects") && report["objects"].IsArray();
   if (!is_report) {
-    print_error(server_error(options.server, *answer));
+    print_error(server_error(options.server, "/v1/trigger", *answer));
     return kExitUsage;
   }
   print_report(report, options.output);

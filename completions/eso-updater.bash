@@ -7,7 +7,7 @@ _eso_updater() {
 
   local global_opts="--kubeconfig --context --cluster --user -n --namespace -A --all-namespaces -l --selector --chunk-size -h --help"
   local commands="match trigger serve version completion"
-  local match_opts="-k --key --event --event-source --key-path --store --store-kind --provider -o --output -h --help"
+  local match_opts="-k --key --event --event-source --key-path --store --store-kind --provider -o --output --server --token-file --server-ca -h --help"
   local trigger_opts="-k --key --event --event-source --key-path --annotation --dry-run --force --include-possible --patch-children --require-match --concurrency --wait --timeout --repeat-after --store --store-kind --provider -o --output --server --token-file --server-ca -h --help"
 
   local serve_opts="--listen --port-file --credentials-dir --insecure-no-auth --metrics-auth --no-index --stores --provider --stores-refresh --watch-timeout --workers --max-connections --queue --max-body --phase-timeout --drain-timeout --annotation --force --include-possible --patch-children --concurrency --event-type --key-path --cloudevents-key-path --tls-cert --tls-key --tls-client-ca --api-key-header --api-key-query --signature-tolerance --route-store --route-provider --log-format --pubsub-audience --pubsub-service-account --pubsub-keys-url --verify-ca-file --sns-topic-arn --sns-host-pattern --redelivery-window --trigger-namespaces --trigger-max-wait --trigger-max-waiting -h --help"

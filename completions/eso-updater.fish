@@ -42,9 +42,9 @@ complete -c eso-updater -n '__fish_seen_subcommand_from trigger' -l require-matc
 complete -c eso-updater -n '__fish_seen_subcommand_from trigger' -l wait -d 'Wait until ESO has synced every patched object'
 complete -c eso-updater -n '__fish_seen_subcommand_from trigger' -l timeout -x -d 'How long --wait waits (Go duration)'
 complete -c eso-updater -n '__fish_seen_subcommand_from trigger' -l repeat-after -x -d 'Patch again after this delay (Go duration)'
-complete -c eso-updater -n '__fish_seen_subcommand_from trigger' -l server -x -d 'Trigger through serve\'s trigger API at this URL'
-complete -c eso-updater -n '__fish_seen_subcommand_from trigger' -l token-file -r -F -d 'File with the trigger token for --server'
-complete -c eso-updater -n '__fish_seen_subcommand_from trigger' -l server-ca -r -F -d 'PEM CAs that signed --server\'s certificate'
+complete -c eso-updater -n '__fish_seen_subcommand_from match trigger' -l server -x -d 'Through serve\'s trigger API at this URL'
+complete -c eso-updater -n '__fish_seen_subcommand_from match trigger' -l token-file -r -F -d 'File with the trigger token for --server'
+complete -c eso-updater -n '__fish_seen_subcommand_from match trigger' -l server-ca -r -F -d 'PEM CAs that signed --server\'s certificate'
 
 # trigger and serve: what gets patched.
 complete -c eso-updater -n '__fish_seen_subcommand_from trigger serve' -l annotation -x -d 'Annotation key to set (default force-sync)'

@@ -180,11 +180,9 @@ std::string without_token(std::string text) {
 }
 
 const std::map<std::string, std::string>& routes() {
-  static const std::map<std::string, std::string> kRoutes{{"/healthz", "GET"},
-                                                          {"/readyz", "GET"},
-                                                          {"/metrics", "GET"},
-                                                          {"/webhook", "POST, OPTIONS"},
-                                                          {"/v1/trigger", "POST"}};
+  static const std::map<std::string, std::string> kRoutes{
+      {"/healthz", "GET"},           {"/readyz", "GET"},      {"/metrics", "GET"},
+      {"/webhook", "POST, OPTIONS"}, {"/v1/trigger", "POST"}, {"/v1/match", "POST"}};
   return kRoutes;
 }
 
@@ -229,14 +227,15 @@ std::optional<http::Response> WebhookHandler::admit(const http::RequestHead& hea
     r.headers.emplace_back("Allow", known->second);
     return r;
   }
-  if (route == "/v1/trigger") {
+  if (route == "/v1/trigger" || route == "/v1/match") {
     if (auto refused = authenticate_trigger(head)) return refused;
   } else if (sender_route(head.target, hooks_.senders) != SenderRoute::kNone) {
     if (auto refused = admit_sender(head)) return refused;
   } else if (auto refused = authenticate(head, route)) {
     return refused;
   }
-  if ((route == "/webhook" || route == "/v1/trigger") && head.header("ce-specversion") == nullptr) {
+  if ((route == "/webhook" || route == "/v1/trigger" || route == "/v1/match") &&
+      head.header("ce-specversion") == nullptr) {
     const std::string* type = head.header("content-type");
     if (type != nullptr && type->find("json") == std::string::npos &&
         type->find("text/plain") == std::string::npos) {
@@ -384,10 +383,11 @@ std::optional<http::Response> WebhookHandler::answer_at_once(const http::Request
 http::Response WebhookHandler::handle(const http::Request& request) {
   if (auto at_once = answer_at_once(request.head)) return *at_once;
   const std::string path = request.head.target.substr(0, request.head.target.find('?'));
-  if (path == "/v1/trigger") {
+  if (path == "/v1/trigger" || path == "/v1/match") {
     // admit() checked the token, but it may have been rotated away since.
     if (auto refused = authenticate_trigger(request.head)) return *refused;
-    return hooks_.trigger->handle(request.body);
+    return path == "/v1/match" ? hooks_.trigger->handle_match(request.body)
+                               : hooks_.trigger->handle(request.body);
   }
   const std::string source = path.size() > 9 ? path.substr(9) : "";
   EventRequest event;

@@ -8,6 +8,7 @@
 
 #include "core/go_duration.h"
 #include "core/http/escape.h"
+#include "core/match_report.h"
 #include "core/sync_wait.h"
 #include "core/trigger_report.h"
 #include "webhook/responses.h"
@@ -61,7 +62,14 @@ Status read_wait(const Json& value, const TriggerApiOptions& options, TriggerReq
 }
 
 Status read_field(std::string_view name, const Json& value, const TriggerApiOptions& options,
-                  TriggerRequest& out) {
+                  TriggerRequest& out, bool match) {
+  if (match && name != "keys" && name != "namespaces" && name != "store" && name != "storeKind" &&
+      name != "provider") {
+    return invalid(
+        fmt::format("unknown field \"{}\"; known: keys, namespaces, store, storeKind, "
+                    "provider",
+                    name.substr(0, 64)));
+  }
   if (name == "keys") return read_strings(value, "keys", out.keys);
   if (name == "namespaces") return read_strings(value, "namespaces", out.namespaces);
   if (name == "store") return read_string(value, "store", out.store);
@@ -124,7 +132,7 @@ int report_status(const TriggerRun& run, const std::optional<std::vector<WaitRes
 }  // namespace
 
 Result<TriggerRequest> parse_trigger_request(std::string_view body,
-                                             const TriggerApiOptions& options) {
+                                             const TriggerApiOptions& options, bool match) {
   rapidjson::Document doc;
   doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
   if (doc.HasParseError()) return Error{ErrorCode::kMalformed, "malformed JSON"};
@@ -136,7 +144,7 @@ Result<TriggerRequest> parse_trigger_request(std::string_view body,
     if (!seen.insert(name).second) {
       return invalid(fmt::format("field \"{}\" appears twice", name.substr(0, 64)));
     }
-    if (auto s = read_field(name, member.value, options, request); !s) return s.error();
+    if (auto s = read_field(name, member.value, options, request, match); !s) return s.error();
   }
   if (request.keys.empty()) return invalid("\"keys\" must name at least one key");
   if (request.keys.size() > options.max_keys) {
@@ -173,6 +181,28 @@ http::Response TriggerApi::handle(std::string_view body) {
   http::Response response = run(*request);
   --waiting_;
   return response;
+}
+
+http::Response TriggerApi::handle_match(std::string_view body) {
+  auto request = parse_trigger_request(body, options_, true);
+  if (!request) return error_response(http_status(request.error().code), request.error().message);
+  request->dry_run = true;
+  KeySet keys;
+  keys.keys = request->keys;
+  keys.scope.store_name = request->store;
+  keys.scope.store_kind = request->store_kind;
+  TriggerOptions options = service_.settings().run;
+  options.dry_run = true;
+  const std::vector<std::string>& namespaces =
+      request->namespaces.empty() ? options_.namespaces : request->namespaces;
+  EventOutcome outcome = service_.plan(std::move(keys), options, request->provider,
+                                       std::set<std::string>(namespaces.begin(), namespaces.end()));
+  if (outcome.status != EventStatus::kDone) return event_response(outcome);
+  return http::Response{
+      200,
+      "application/json",
+      http::valid_utf8(match_json(outcome.run->matched(), request->keys, group_version_, false)),
+      {}};
 }
 
 http::Response TriggerApi::run(const TriggerRequest& request) {

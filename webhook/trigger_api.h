@@ -42,18 +42,26 @@ struct TriggerRequest {
 /// Parses a request strictly: not JSON is kMalformed (400); unknown or duplicate fields, wrong
 /// types, an empty or oversized key list, a bad duration or a wait above the maximum are
 /// kInvalidArgument (422); a namespace outside the allowed ones is kForbidden (403).
+/// `match`: a `POST /v1/match` body, which takes keys, namespaces, store, storeKind and
+/// provider only.
 Result<TriggerRequest> parse_trigger_request(std::string_view body,
-                                             const TriggerApiOptions& options);
+                                             const TriggerApiOptions& options, bool match = false);
 
 /// `POST /v1/trigger` after authentication: runs the keys through serve's index and pipeline
 /// (no LIST) and answers with the report `trigger -o json` prints; with `wait`, after ESO has
 /// synced every patched object (followed by a WATCH on the API server) or the wait ended.
 class TriggerApi {
  public:
-  TriggerApi(EventService& service, KubeApi& api, TriggerApiOptions options)
-      : service_(service), api_(api), options_(std::move(options)) {}
+  TriggerApi(EventService& service, KubeApi& api, TriggerApiOptions options,
+             std::string group_version = "external-secrets.io/v1")
+      : service_(service),
+        api_(api),
+        options_(std::move(options)),
+        group_version_(std::move(group_version)) {}
 
   http::Response handle(std::string_view body);
+  /// `POST /v1/match`: what `match -o json` prints, from the index; read-only.
+  http::Response handle_match(std::string_view body);
 
  private:
   http::Response run(const TriggerRequest& request);
@@ -61,6 +69,7 @@ class TriggerApi {
   EventService& service_;
   KubeApi& api_;
   TriggerApiOptions options_;
+  std::string group_version_;
   std::atomic<int> waiting_{0};
 };
 

@@ -2,6 +2,7 @@
 // kubeconfig that points nowhere, serve on the real API server, and the objects read back with
 // kubectl. What ESO does after such a trigger is asserted with the real controller in
 // real_eso_test.cc.
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -82,6 +83,56 @@ TEST_CASE("trigger --server patches through serve with no kubeconfig and lists n
 
   const auto names = remote_trigger(server, {"-k", key, "-o", "name"});
   CHECK(names.out == "externalsecret.external-secrets.io/db\n");
+}
+
+TEST_CASE("match --server answers from serve's index as a direct match does") {
+  const auto ns = unique_namespace("tapi-match");
+  const std::string key = "/" + ns + "/db";
+  kubectl({"apply", "-f", "-"},
+          external_secret_yaml(ns, "db", {key}) +
+              external_secret_yaml(ns, "once", {key}, "  refreshPolicy: CreatedOnce\n"));
+  mark_synced(ns, "once");  // ESO ignores a trigger on it from now on
+  Server server({"-A"}, {}, {std::string("TRIGGER_TOKEN=") + kToken});
+  const double lists = apiserver_requests("LIST", "externalsecrets");
+  const auto remote = run_process(
+      {ESO_UPDATER_BINARY, "match", "--server", server.url(""), "-k", key, "-o", "json"},
+      {"KUBECONFIG=/nonexistent", std::string("ESO_UPDATER_TOKEN=") + kToken});
+  INFO(remote.out, remote.err);
+  CHECK(remote.exit_code == 0);
+  CHECK(apiserver_requests("LIST", "externalsecrets") == lists);
+  const auto direct = eso_updater({"match", "-A", "-k", key, "-o", "json"});
+  // The same report, field for field (the objects come in another order from the index).
+  auto sorted = [](const std::string& json) {
+    const auto doc = parse(json);
+    std::vector<std::string> lines;
+    for (const auto& m : doc["matches"].GetArray()) {
+      lines.push_back(fmt::format("{} {} {} {} {} {}", m["name"].GetString(),
+                                  m["field"].GetString(), m["verdict"].GetString(),
+                                  m["store"]["name"].GetString(), m["willRefresh"].GetBool(),
+                                  m["rule"].GetString()));
+    }
+    std::sort(lines.begin(), lines.end());
+    return lines;
+  };
+  CHECK(sorted(remote.out) == sorted(direct.out));
+  CHECK(sorted(remote.out).size() == 2);
+  const auto table =
+      run_process({ESO_UPDATER_BINARY, "match", "--server", server.url(""), "-k", key},
+                  {"KUBECONFIG=/nonexistent", std::string("ESO_UPDATER_TOKEN=") + kToken});
+  CHECK(contains(table.out, "will-not-refresh (refreshPolicy CreatedOnce)"));
+  // Read-only: nothing was patched.
+  CHECK(force_sync(ns, "db").empty());
+  const auto none = run_process(
+      {ESO_UPDATER_BINARY, "match", "--server", server.url(""), "-k", "/" + ns + "/none"},
+      {"KUBECONFIG=/nonexistent", std::string("ESO_UPDATER_TOKEN=") + kToken});
+  CHECK(none.exit_code == 1);
+  const auto wrong = post_trigger(server, R"({"keys": [")" + key + R"("], "dryRun": true})");
+  CHECK(wrong.status == 200);  // the trigger API takes dryRun; /v1/match does not:
+  const auto refused =
+      server.request({"-H", std::string("Authorization: Bearer ") + kToken, "-H",
+                      "Content-Type: application/json", "--data-binary",
+                      R"({"keys": [")" + key + R"("], "dryRun": true})", server.url("/v1/match")});
+  CHECK(refused.status == 422);
 }
 
 TEST_CASE("trigger --server exits as a direct trigger does and says what is wrong") {
