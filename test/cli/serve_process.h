@@ -115,8 +115,8 @@ class Server {
  private:
   static bool is_secret_variable(const std::string& name) {
     for (const char* n : {"BASIC_AUTH_PASSWORD", "WEBHOOK_BEARER_TOKEN", "WEBHOOK_API_KEY",
-                          "DOPPLER_WEBHOOK_SECRET", "INFISICAL_WEBHOOK_SECRET",
-                          "TRIGGER_TOKEN", "ESO_UPDATER_TOKEN"}) {
+                          "DOPPLER_WEBHOOK_SECRET", "INFISICAL_WEBHOOK_SECRET", "TRIGGER_TOKEN",
+                          "ESO_UPDATER_TOKEN"}) {
       if (name == n) return true;
     }
     return false;
