@@ -111,6 +111,34 @@ TEST_CASE("HTTPS fetch: the body and max-age of a 200 from a server the CA file 
   CHECK(server.hits("/ok") == 1);
 }
 
+TEST_CASE("HTTP fetch: plain http only when allowed and still without redirects") {
+  CHECK(!parse_https_url("http://crt.example.com/m02.cer").ok());
+  auto http = parse_https_url("http://crt.example.com/m02.cer", /*allow_plain_http=*/true);
+  REQUIRE(http.ok());
+  CHECK(http->port == 80);
+  for (const char* url : {"ftp://crt.example.com/x", "http:///x", "file:///etc/passwd",
+                          "http://user@crt.example.com/x", "ldap://crt.example.com/x"}) {
+    CAPTURE(url);
+    CHECK(!parse_https_url(url, true).ok());
+  }
+  test::LocalHttpsServer server("plain", test::LocalHttpsServer::Transport::kPlainHttp);
+  server.set("/ca.cer", {200, "DER bytes", "", ""});
+  server.set("/moved", {302, "", "", server.url("/ca.cer")});
+  server.set("/big", {200, std::string(4096, 'x'), "", ""});
+  CurlFetcherOptions options{"", 3000ms, 5000ms, 1024};
+  CHECK(CurlHttpsFetcher(options).get(server.url("/ca.cer")).error().code ==
+        ErrorCode::kInvalidArgument);
+  CHECK(server.hits("/ca.cer") == 0);
+  options.allow_plain_http = true;
+  CurlHttpsFetcher fetcher(options);
+  auto got = fetcher.get(server.url("/ca.cer"));
+  REQUIRE_MESSAGE(got.ok(), (got.ok() ? "" : got.error().message));
+  CHECK(got->body == "DER bytes");
+  CHECK(fetcher.get(server.url("/moved")).error().code == ErrorCode::kServer);
+  CHECK(fetcher.get(server.url("/big")).error().code == ErrorCode::kServer);
+  CHECK(server.hits("/ca.cer") == 1);
+}
+
 TEST_CASE("HTTPS fetch: a closed port is unreachable") {
   int port = 0;
   {

@@ -2,7 +2,9 @@
 // confirmation, and real fetches from a local HTTPS server standing in for an SNS host.
 #include "webhook/verify/sns_verifier.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include <cstdio>
 #include <functional>
@@ -105,6 +107,7 @@ SnsMessage confirmation(std::string subscribe_url) {
 struct Sns {
   FakeClock time;
   std::shared_ptr<FakeFetcher> fetcher = std::make_shared<FakeFetcher>();
+  std::shared_ptr<FakeFetcher> issuers = std::make_shared<FakeFetcher>();  ///< CA Issuers URLs
   test::TempDir dir{"sns"};
   Cert ca = test::make_cert(spec("test Amazon root", true), test::rsa_key(5), nullptr);
   Cert signer = test::make_cert(spec("sns.amazonaws.com", false), test::rsa_key(6), &ca);
@@ -113,7 +116,7 @@ struct Sns {
   explicit Sns(SnsConfig config = base_config()) {
     if (config.ca_file == "<test CA>") config.ca_file = dir.write("ca.pem", ca.pem());
     fetcher->answer(kCertUrl, signer.pem());
-    auto v = SnsVerifier::create(std::move(config), fetcher, time.clock());
+    auto v = SnsVerifier::create(std::move(config), fetcher, time.clock(), issuers);
     REQUIRE_MESSAGE(v.ok(), (v.ok() ? "" : v.error().message));
     verifier = std::move(*v);
   }
@@ -125,6 +128,18 @@ struct Sns {
   }
   std::string body(const SnsMessage& m) const { return signed_body(m, signer.key.get()); }
 };
+
+// `cert` in DER, as CA Issuers URLs usually serve it.
+std::string der(const Cert& cert) {
+  unsigned char* out = nullptr;
+  const int n = i2d_X509(cert.x509.get(), &out);
+  REQUIRE(n > 0);
+  std::string bytes(reinterpret_cast<const char*>(out), static_cast<size_t>(n));
+  OPENSSL_free(out);
+  return bytes;
+}
+
+constexpr const char* kIssuerUrl = "http://crt.m02.amazontrust.example/m02.cer";
 
 std::string replaced(std::string text, std::string_view from, std::string_view to) {
   const auto at = text.find(from);
@@ -276,6 +291,139 @@ TEST_CASE("SNS: an intermediate CA sent with the certificate completes the chain
   s.fetcher->answer(kCertUrl, leaf.pem() + intermediate.pem());
   const auto verdict = s.verifier->verify(signed_body(notification(), leaf.key.get()));
   CHECK_MESSAGE(verdict.ok(), verdict.detail);
+}
+
+TEST_CASE("SNS: an intermediate CA not sent is fetched from the leaf's AIA URL") {
+  Sns s;  // the root alone in the CA file
+  const Cert intermediate = test::make_cert(spec("intermediate", true), test::rsa_key(8), &s.ca);
+  const Cert leaf = test::make_cert(spec("sns.amazonaws.com", false), test::rsa_key(9),
+                                    &intermediate, kIssuerUrl);
+  s.fetcher->answer(kCertUrl, leaf.pem());
+  for (const std::string& served : {der(intermediate), intermediate.pem()}) {
+    CAPTURE(served.size());
+    Sns fresh;
+    fresh.fetcher->answer(kCertUrl, leaf.pem());
+    fresh.issuers->answer(kIssuerUrl, served);
+    const auto verdict = fresh.verifier->verify(signed_body(notification(), leaf.key.get()));
+    CHECK_MESSAGE(verdict.ok(), verdict.detail);
+    CHECK(fresh.issuers->count(kIssuerUrl) == 1);
+  }
+  // Without the AIA fetch the chain lacks its issuer: the same leaf with no URL is refused.
+  const Cert bare = test::make_cert(spec("sns.amazonaws.com", false), leaf.key, &intermediate);
+  s.fetcher->answer(kCertUrl, bare.pem());
+  const auto refused = s.verifier->verify(signed_body(notification(), bare.key.get()));
+  CHECK(refused.reason == SnsFailure::kBadCertificate);
+  CHECK(s.issuers->count() == 0);
+}
+
+TEST_CASE("SNS: two AIA hops complete a chain and a third is refused") {
+  Sns s;
+  const std::string upper_url = "http://crt.example/upper.cer";
+  const std::string lower_url = "http://crt.example/lower.cer";
+  const Cert upper = test::make_cert(spec("upper", true), test::rsa_key(8), &s.ca);
+  const Cert lower = test::make_cert(spec("lower", true), test::rsa_key(10), &upper, upper_url);
+  const Cert leaf =
+      test::make_cert(spec("sns.amazonaws.com", false), test::rsa_key(9), &lower, lower_url);
+  s.issuers->answer(upper_url, der(upper));
+  s.issuers->answer(lower_url, der(lower));
+  s.fetcher->answer(kCertUrl, leaf.pem());
+  const auto verdict = s.verifier->verify(signed_body(notification(), leaf.key.get()));
+  CHECK_MESSAGE(verdict.ok(), verdict.detail);
+  CHECK(s.issuers->count() == 2);
+
+  Sns deep;
+  const std::string top_url = "http://crt.example/top.cer";
+  const Cert top = test::make_cert(spec("top", true), test::rsa_key(11), &deep.ca);
+  const Cert mid = test::make_cert(spec("upper", true), test::rsa_key(8), &top, top_url);
+  const Cert low = test::make_cert(spec("lower", true), test::rsa_key(10), &mid, upper_url);
+  const Cert leaf3 =
+      test::make_cert(spec("sns.amazonaws.com", false), test::rsa_key(9), &low, lower_url);
+  deep.issuers->answer(top_url, der(top));
+  deep.issuers->answer(upper_url, der(mid));
+  deep.issuers->answer(lower_url, der(low));
+  deep.fetcher->answer(kCertUrl, leaf3.pem());
+  const auto refused = deep.verifier->verify(signed_body(notification(), leaf3.key.get()));
+  CHECK(refused.reason == SnsFailure::kBadCertificate);
+  CHECK(deep.issuers->count(top_url) == 0);
+}
+
+TEST_CASE("SNS: an AIA fetch that fails makes the certificate unavailable") {
+  Sns s;
+  const Cert intermediate = test::make_cert(spec("intermediate", true), test::rsa_key(8), &s.ca);
+  const Cert leaf = test::make_cert(spec("sns.amazonaws.com", false), test::rsa_key(9),
+                                    &intermediate, kIssuerUrl);
+  s.fetcher->answer(kCertUrl, leaf.pem());
+  s.issuers->fail(kIssuerUrl);
+  const auto verdict = s.verifier->verify(signed_body(notification(), leaf.key.get()));
+  CHECK(verdict.outcome == SnsVerdict::Outcome::kCertUnavailable);
+  CHECK(verdict.detail.find("AIA") != std::string::npos);
+  // Spaced like a failed certificate fetch, then verified once the issuer is served.
+  s.issuers->answer(kIssuerUrl, der(intermediate));
+  CHECK(s.verifier->verify(signed_body(notification(), leaf.key.get())).outcome ==
+        SnsVerdict::Outcome::kCertUnavailable);
+  CHECK(s.fetcher->count() == 1);
+  s.time.advance(10s);
+  CHECK(s.verifier->verify(signed_body(notification(), leaf.key.get())).ok());
+}
+
+TEST_CASE("SNS: an AIA URL serving an unrelated certificate or no certificate is refused") {
+  struct Case {
+    const char* what;
+    std::function<std::string(const Sns&)> served;
+  };
+  const std::vector<Case> cases = {
+      {"an unrelated CA",
+       [](const Sns& s) {
+         return der(test::make_cert(spec("unrelated", true), test::rsa_key(10), &s.ca));
+       }},
+      {"the intermediate signed by an untrusted root",
+       [](const Sns&) {
+         const Cert other = test::make_cert(spec("other root", true), test::rsa_key(7), nullptr);
+         return der(test::make_cert(spec("intermediate", true), test::rsa_key(8), &other));
+       }},
+      {"not a certificate", [](const Sns&) { return std::string("<html>moved</html>"); }},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.what);
+    Sns s;
+    const Cert intermediate = test::make_cert(spec("intermediate", true), test::rsa_key(8), &s.ca);
+    const Cert leaf = test::make_cert(spec("sns.amazonaws.com", false), test::rsa_key(9),
+                                      &intermediate, kIssuerUrl);
+    s.fetcher->answer(kCertUrl, leaf.pem());
+    s.issuers->answer(kIssuerUrl, c.served(s));
+    const auto verdict = s.verifier->verify(signed_body(notification(), leaf.key.get()));
+    CHECK(verdict.outcome == SnsVerdict::Outcome::kRejected);
+    CHECK(verdict.reason == SnsFailure::kBadCertificate);
+    CHECK(s.issuers->count(kIssuerUrl) == 1);
+  }
+}
+
+TEST_CASE("SNS: an intermediate fetched from an AIA URL is fetched once for two messages") {
+  Sns s;
+  const Cert intermediate = test::make_cert(spec("intermediate", true), test::rsa_key(8), &s.ca);
+  s.issuers->answer(kIssuerUrl, der(intermediate));
+  // Two signing certificates (two URLs, each fetched) with the same issuer.
+  const std::vector<std::string> urls = {kCertUrl, std::string(kCertUrl) + "?rotated"};
+  for (size_t i = 0; i < urls.size(); ++i) {
+    const Cert leaf =
+        test::make_cert(spec("sns.amazonaws.com", false), test::rsa_key(9 + static_cast<int>(i)),
+                        &intermediate, kIssuerUrl);
+    s.fetcher->answer(urls[i], leaf.pem());
+    SnsMessage m = notification();
+    m.signing_cert_url = urls[i];
+    const auto verdict = s.verifier->verify(signed_body(m, leaf.key.get()));
+    CHECK_MESSAGE(verdict.ok(), verdict.detail);
+  }
+  CHECK(s.fetcher->count() == 2);
+  CHECK(s.issuers->count(kIssuerUrl) == 1);
+  s.time.advance(std::chrono::hours(25));  // past the cache's TTL: fetched again
+  const Cert leaf = test::make_cert(spec("sns.amazonaws.com", false), test::rsa_key(11),
+                                    &intermediate, kIssuerUrl);
+  s.fetcher->answer(kCertUrl + std::string("?third"), leaf.pem());
+  SnsMessage m = notification();
+  m.signing_cert_url = kCertUrl + std::string("?third");
+  CHECK(s.verifier->verify(signed_body(m, leaf.key.get())).ok());
+  CHECK(s.issuers->count(kIssuerUrl) == 2);
 }
 
 TEST_CASE("SNS: certificates are cached by URL with a bound and an expiry") {
@@ -436,6 +584,43 @@ TEST_CASE("SNS: the certificate and the SubscribeURL fetched from a local HTTPS 
   CHECK((*strict)->verify(signed_body(m, signer.key.get())).reason ==
         SnsFailure::kCertUrlNotAllowed);
   CHECK(server.hits("/SimpleNotificationService-local.pem") == 1);
+}
+
+TEST_CASE(
+    "SNS: the intermediate served over plain HTTP by a local AIA server completes the chain") {
+  test::LocalHttpsServer sns("sns-aia");
+  test::LocalHttpsServer aia("aia", test::LocalHttpsServer::Transport::kPlainHttp);
+  const Cert intermediate =
+      test::make_cert(spec("intermediate", true), test::rsa_key(8), &sns.ca());
+  aia.set("/m02.cer", {200, der(intermediate), "", ""});
+  aia.set("/moved.cer", {302, "", "", aia.url("/m02.cer")});
+  const Cert leaf = test::make_cert(spec("sns.amazonaws.com", false), test::rsa_key(9),
+                                    &intermediate, aia.url("/m02.cer"));
+  const Cert moved = test::make_cert(spec("sns.amazonaws.com", false), test::rsa_key(10),
+                                     &intermediate, aia.url("/moved.cer"));
+  sns.set("/a.pem", {200, leaf.pem(), "", ""});
+  sns.set("/b.pem", {200, leaf.pem(), "", ""});
+  sns.set("/moved.pem", {200, moved.pem(), "", ""});
+  SnsConfig config;
+  config.allowed_topic_arns = {kTopic};
+  config.ca_file = sns.ca_file();  // the root only
+  config.host_pattern_for_tests = R"(^127\.0\.0\.1$)";
+  auto verifier = SnsVerifier::create(config);  // the default fetchers: libcurl
+  REQUIRE(verifier.ok());
+  for (const char* path : {"/a.pem", "/b.pem"}) {
+    SnsMessage m = notification();
+    m.signing_cert_url = sns.url(path);
+    const auto verdict = (*verifier)->verify(signed_body(m, leaf.key.get()));
+    CHECK_MESSAGE(verdict.ok(), verdict.detail);
+  }
+  CHECK(aia.hits("/m02.cer") == 1);
+  // A redirect is not followed: the issuer is unavailable (503), not forged.
+  SnsMessage m = notification();
+  m.signing_cert_url = sns.url("/moved.pem");
+  CHECK((*verifier)->verify(signed_body(m, moved.key.get())).outcome ==
+        SnsVerdict::Outcome::kCertUnavailable);
+  CHECK(aia.hits("/moved.cer") == 1);
+  CHECK(aia.hits("/m02.cer") == 1);
 }
 
 }  // namespace eso::webhook

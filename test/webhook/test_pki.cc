@@ -100,7 +100,8 @@ std::string Cert::key_pem() const {
   return bio_text(bio.get());
 }
 
-Cert make_cert(const CertSpec& spec, KeyPtr key, const Cert* issuer) {
+Cert make_cert(const CertSpec& spec, KeyPtr key, const Cert* issuer,
+               std::string_view ca_issuers_url) {
   static std::atomic<long> serial{1000};
   std::shared_ptr<X509> cert(X509_new(), X509_free);
   X509_set_version(cert.get(), 2);
@@ -124,6 +125,10 @@ Cert make_cert(const CertSpec& spec, KeyPtr key, const Cert* issuer) {
   }
   if (!spec.subject_alt_name.empty()) {
     add_extension(cert.get(), issuer_cert, NID_subject_alt_name, spec.subject_alt_name);
+  }
+  if (!ca_issuers_url.empty()) {
+    add_extension(cert.get(), issuer_cert, NID_info_access,
+                  "caIssuers;URI:" + std::string(ca_issuers_url));
   }
   EVP_PKEY* signer = issuer != nullptr ? issuer->key.get() : key.get();
   REQUIRE(X509_sign(cert.get(), signer, EVP_sha256()) > 0);
@@ -150,7 +155,8 @@ std::string TempDir::write(std::string_view name, std::string_view content) cons
   return file;
 }
 
-LocalHttpsServer::LocalHttpsServer(std::string_view name) : dir_(name) {
+LocalHttpsServer::LocalHttpsServer(std::string_view name, Transport transport)
+    : dir_(name), transport_(transport) {
   using namespace std::chrono_literals;
   ca_ = make_cert(
       {"verify-test-ca", true, "", std::chrono::seconds(-3600), std::chrono::seconds(2 * 86400)},
@@ -167,7 +173,7 @@ LocalHttpsServer::LocalHttpsServer(std::string_view name) : dir_(name) {
   options.listen = {"127.0.0.1:0"};
   options.workers = 2;
   options.phase_timeout = 5000ms;
-  options.tls = *tls;
+  if (transport == Transport::kHttps) options.tls = *tls;
   server_ = std::make_unique<http::HttpServer>(options, *this);
   auto ports = server_->bind();
   REQUIRE(ports.ok());
@@ -192,7 +198,8 @@ int LocalHttpsServer::hits(const std::string& path) const {
 }
 
 std::string LocalHttpsServer::url(std::string_view path) const {
-  return "https://127.0.0.1:" + std::to_string(port_) + std::string(path);
+  const char* scheme = transport_ == Transport::kHttps ? "https" : "http";
+  return std::string(scheme) + "://127.0.0.1:" + std::to_string(port_) + std::string(path);
 }
 
 http::Response LocalHttpsServer::handle(const http::Request& request) {

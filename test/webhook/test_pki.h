@@ -52,8 +52,10 @@ struct CertSpec {
   std::chrono::seconds not_after{2 * 86400};
 };
 
-/// A certificate for `key` signed by `issuer` (self-signed when nullptr).
-Cert make_cert(const CertSpec& spec, KeyPtr key, const Cert* issuer);
+/// A certificate for `key` signed by `issuer` (self-signed when nullptr), naming
+/// `ca_issuers_url` (when not empty) as its Authority Information Access "CA Issuers" URI.
+Cert make_cert(const CertSpec& spec, KeyPtr key, const Cert* issuer,
+               std::string_view ca_issuers_url = {});
 
 /// A directory under the temp dir, removed with everything in it when destroyed.
 struct TempDir {
@@ -75,10 +77,12 @@ struct Route {
 };
 
 /// An HTTPS server on 127.0.0.1:0 with a certificate for IP 127.0.0.1 from its own CA, serving
-/// fixed routes and counting requests per path.
+/// fixed routes and counting requests per path. With Transport::kPlainHttp it speaks plain HTTP
+/// (as a CA Issuers URL may), and url() gives http:// URLs.
 class LocalHttpsServer final : public http::Handler {
  public:
-  explicit LocalHttpsServer(std::string_view name);
+  enum class Transport { kHttps, kPlainHttp };
+  explicit LocalHttpsServer(std::string_view name, Transport transport = Transport::kHttps);
   ~LocalHttpsServer() override;
 
   void set(const std::string& path, Route route);
@@ -105,6 +109,7 @@ class LocalHttpsServer final : public http::Handler {
   std::unique_ptr<http::HttpServer> server_;
   std::thread thread_;
   int port_ = 0;
+  Transport transport_;
 };
 
 }  // namespace eso::webhook::test

@@ -78,14 +78,17 @@ void global_init() {
 
 }  // namespace
 
-Result<HttpsUrl> parse_https_url(std::string_view url) {
+Result<HttpsUrl> parse_https_url(std::string_view url, bool allow_plain_http) {
   if (url.size() > kMaxUrlBytes) {
     return Error{ErrorCode::kInvalidArgument, "the URL is longer than 2048 bytes"};
   }
+  const size_t prefix = lower(url.substr(0, 8)) == "https://"                      ? 8
+                        : allow_plain_http && lower(url.substr(0, 7)) == "http://" ? 7
+                                                                                   : 0;
   // libcurl reads "https:///host/path" as host "host"; a URL like that is no SNS URL.
-  if (lower(url.substr(0, 8)) != "https://" || url.substr(8, 1) == "/" ||
-      url.substr(8, 1) == "\\") {
-    return Error{ErrorCode::kInvalidArgument, "the URL is not https://HOST/..."};
+  if (prefix == 0 || url.substr(prefix, 1) == "/" || url.substr(prefix, 1) == "\\") {
+    return Error{ErrorCode::kInvalidArgument, allow_plain_http ? "the URL is not http(s)://HOST/..."
+                                                               : "the URL is not https://HOST/..."};
   }
   std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> u(curl_url(), curl_url_cleanup);
   if (!u) return Error{ErrorCode::kInternal, "libcurl could not allocate a URL"};
@@ -94,7 +97,7 @@ Result<HttpsUrl> parse_https_url(std::string_view url) {
     return Error{ErrorCode::kInvalidArgument, "the URL does not parse"};
   }
   const auto scheme = url_part(u.get(), CURLUPART_SCHEME);
-  if (!scheme || lower(*scheme) != "https") {
+  if (!scheme || (lower(*scheme) != "https" && !(allow_plain_http && lower(*scheme) == "http"))) {
     return Error{ErrorCode::kInvalidArgument, "the URL is not https"};
   }
   if (url_part(u.get(), CURLUPART_USER) || url_part(u.get(), CURLUPART_PASSWORD)) {
@@ -143,7 +146,7 @@ CurlHttpsFetcher::CurlHttpsFetcher(CurlFetcherOptions options) : options_(std::m
 }
 
 Result<FetchedDocument> CurlHttpsFetcher::get(const std::string& url) {
-  auto parsed = parse_https_url(url);
+  auto parsed = parse_https_url(url, options_.allow_plain_http);
   if (!parsed) return parsed.error();
   std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> h(curl_easy_init(), curl_easy_cleanup);
   if (!h) return Error{ErrorCode::kInternal, "libcurl could not make a handle"};
@@ -153,8 +156,9 @@ Result<FetchedDocument> CurlHttpsFetcher::get(const std::string& url) {
   CURL* c = h.get();
   curl_easy_setopt(c, CURLOPT_URL, parsed->url.c_str());
   // https only, for the request and (were one followed) any redirect: keys and certificates
-  // read over plain HTTP could be anyone's.
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+  // read over plain HTTP could be anyone's. The exception is a CA certificate named by AIA,
+  // which is verified against the trusted CAs once fetched (allow_plain_http).
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, options_.allow_plain_http ? "http,https" : "https");
   curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https");
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);

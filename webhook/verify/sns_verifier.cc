@@ -5,9 +5,12 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <optional>
 #include <regex>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -18,6 +21,7 @@ namespace {
 
 constexpr size_t kMaxHostBytes = 253;  // RFC 1035 §2.3.4, and a bound for std::regex
 constexpr int kMaxChainCerts = 8;
+constexpr size_t kMaxAiaHops = 2;  // issuers fetched from AIA URLs for one chain
 
 using X509Ptr = std::unique_ptr<X509, decltype(&X509_free)>;
 using StorePtr = std::unique_ptr<X509_STORE, decltype(&X509_STORE_free)>;
@@ -47,6 +51,80 @@ std::optional<Chain> read_chain(std::string_view pem) {
   ERR_clear_error();  // the end of the PEM data is reported as an error
   if (!chain.leaf) return std::nullopt;
   return chain;
+}
+
+// A CA certificate as a CA Issuers URL serves it: DER (RFC 5280 §4.2.2.1) or PEM.
+std::shared_ptr<X509> read_issuer(std::string_view document) {
+  if (document.find("-----BEGIN") != std::string_view::npos) {
+    auto chain = read_chain(document);
+    if (!chain) return nullptr;
+    return std::shared_ptr<X509>(chain->leaf.release(), X509_free);
+  }
+  const auto* der = reinterpret_cast<const unsigned char*>(document.data());
+  X509* cert = d2i_X509(nullptr, &der, static_cast<long>(document.size()));
+  ERR_clear_error();
+  if (cert == nullptr) return nullptr;
+  return std::shared_ptr<X509>(cert, X509_free);
+}
+
+// The first http or https "CA Issuers" URL of `cert`'s Authority Information Access (RFC 5280
+// §4.2.2.1), or nullopt.
+std::optional<std::string> ca_issuers_url(X509* cert) {
+  auto* aia = static_cast<AUTHORITY_INFO_ACCESS*>(
+      X509_get_ext_d2i(cert, NID_info_access, nullptr, nullptr));
+  ERR_clear_error();
+  if (aia == nullptr) return std::nullopt;
+  std::optional<std::string> out;
+  for (int i = 0; i < sk_ACCESS_DESCRIPTION_num(aia) && !out; ++i) {
+    const ACCESS_DESCRIPTION* ad = sk_ACCESS_DESCRIPTION_value(aia, i);
+    if (OBJ_obj2nid(ad->method) != NID_ad_ca_issuers || ad->location->type != GEN_URI) continue;
+    const ASN1_IA5STRING* uri = ad->location->d.uniformResourceIdentifier;
+    std::string url(reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)),
+                    static_cast<size_t>(ASN1_STRING_length(uri)));
+    if (parse_https_url(url, /*allow_plain_http=*/true).ok()) out = std::move(url);
+  }
+  AUTHORITY_INFO_ACCESS_free(aia);
+  return out;
+}
+
+// One verification of a chain: X509_V_OK, or the error and the certificate it is about.
+struct ChainCheck {
+  int error = X509_V_OK;
+  X509Ptr subject{nullptr, X509_free};
+};
+
+// The CA Issuers URL to fetch the missing issuer of `check.subject` from, or why the chain
+// fails for good (kTlsVerification). `fetched`: the URLs this chain's issuers came from.
+Result<std::string> issuer_url(const ChainCheck& check, const std::vector<std::string>& fetched) {
+  const std::string failure = fmt::format("the certificate's chain does not verify: {}",
+                                          X509_verify_cert_error_string(check.error));
+  const bool issuer_missing = check.error == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+                              check.error == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT;
+  if (!issuer_missing || !check.subject) return Error{ErrorCode::kTlsVerification, failure};
+  if (fetched.size() >= kMaxAiaHops) {
+    return Error{ErrorCode::kTlsVerification,
+                 fmt::format("{} (after {} issuers fetched from AIA URLs)", failure, kMaxAiaHops)};
+  }
+  auto url = ca_issuers_url(check.subject.get());
+  if (!url) {
+    return Error{ErrorCode::kTlsVerification,
+                 failure + " (and the certificate names no http(s) CA Issuers URL)"};
+  }
+  if (std::find(fetched.begin(), fetched.end(), *url) != fetched.end()) {
+    return Error{ErrorCode::kTlsVerification,
+                 fmt::format("{} (the certificate from {} is not its issuer)", failure, *url)};
+  }
+  return std::move(*url);
+}
+
+// Makes room for one more entry in a cache bounded at `bound`: the oldest entry goes.
+template <typename Cache>
+void make_room(Cache& cache, size_t bound) {
+  if (cache.size() < bound || cache.empty()) return;
+  auto oldest = std::min_element(cache.begin(), cache.end(), [](const auto& a, const auto& b) {
+    return a.second.order < b.second.order;
+  });
+  cache.erase(oldest);
 }
 
 // The CAs certificate chains must end in: the file's, or the system's.
@@ -86,6 +164,7 @@ std::string_view to_string(SnsFailure reason) {
 struct SnsVerifier::Impl {
   SnsConfig config;
   std::shared_ptr<HttpsFetcher> fetcher;
+  std::shared_ptr<HttpsFetcher> issuer_fetcher;  ///< for CA Issuers URLs: http allowed
   WallClock clock;
   std::regex host_pattern;
   StorePtr store{nullptr, X509_STORE_free};
@@ -97,6 +176,12 @@ struct SnsVerifier::Impl {
   };
   mutable std::mutex mu;
   std::map<std::string, CachedKey, std::less<>> cache;
+  struct CachedIssuer {
+    std::shared_ptr<X509> cert;
+    Clock::time_point expires;
+    uint64_t order = 0;
+  };
+  std::map<std::string, CachedIssuer, std::less<>> issuers;  ///< by CA Issuers URL
   uint64_t next_order = 0;
   size_t fetches = 0;
   std::map<std::string, Clock::time_point, std::less<>> failed_urls;  ///< URL -> when
@@ -104,13 +189,22 @@ struct SnsVerifier::Impl {
 
   /// Forgets failures older than the interval; true when `url` may be fetched now.
   bool may_fetch(const std::string& url, Clock::time_point now);
+  void note_failure(const std::string& url, Clock::time_point now) {
+    failures.push_back(now);  // both stay within the budget: may_fetch stops at it
+    failed_urls[url] = now;
+  }
 
   bool topic_allowed(std::string_view arn) const {
     const auto& allowed = config.allowed_topic_arns;
     return std::find(allowed.begin(), allowed.end(), arn) != allowed.end();
   }
   Result<HttpsUrl> sns_url(std::string_view url) const;
-  Result<PublicKey> verify_chain(std::string_view pem, Clock::time_point now) const;
+  /// Verifies `pem`'s chain, fetching missing issuers from CA Issuers URLs: kTlsVerification
+  /// when it does not verify, kUnreachable when an issuer cannot be fetched.
+  Result<PublicKey> verify_chain(std::string_view pem, Clock::time_point now);
+  Result<ChainCheck> check_chain(const Chain& chain, Clock::time_point now) const;
+  /// The certificate at a CA Issuers URL: cached, or fetched.
+  Result<std::shared_ptr<X509>> issuer_at(const std::string& url, Clock::time_point now);
   /// The key of the certificate at `url`: cached, or fetched and verified. An Error with
   /// kUnreachable when it cannot be fetched, kTlsVerification when it does not verify.
   Result<PublicKey> signing_key(const HttpsUrl& url);
@@ -127,26 +221,78 @@ Result<HttpsUrl> SnsVerifier::Impl::sns_url(std::string_view url) const {
   return parsed;
 }
 
-Result<PublicKey> SnsVerifier::Impl::verify_chain(std::string_view pem,
-                                                  Clock::time_point now) const {
-  auto chain = read_chain(pem);
-  if (!chain) return Error{ErrorCode::kTlsVerification, "no PEM certificate in the document"};
+Result<ChainCheck> SnsVerifier::Impl::check_chain(const Chain& chain, Clock::time_point now) const {
   std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> ctx(X509_STORE_CTX_new(),
                                                                       X509_STORE_CTX_free);
   if (!ctx ||
-      X509_STORE_CTX_init(ctx.get(), store.get(), chain->leaf.get(), chain->rest.get()) != 1) {
+      X509_STORE_CTX_init(ctx.get(), store.get(), chain.leaf.get(), chain.rest.get()) != 1) {
     return Error{ErrorCode::kInternal, "OpenSSL could not start a chain verification"};
   }
   X509_STORE_CTX_set_time(ctx.get(), 0, Clock::to_time_t(now));
   // With a configured CA file, an intermediate CA in it is an anchor: Amazon's signing
   // certificates may come without their intermediate.
   if (!config.ca_file.empty()) X509_STORE_CTX_set_flags(ctx.get(), X509_V_FLAG_PARTIAL_CHAIN);
-  if (X509_verify_cert(ctx.get()) != 1) {
-    const int error = X509_STORE_CTX_get_error(ctx.get());
-    ERR_clear_error();
+  ChainCheck check;
+  if (X509_verify_cert(ctx.get()) == 1) return check;
+  check.error = X509_STORE_CTX_get_error(ctx.get());
+  if (X509* subject = X509_STORE_CTX_get_current_cert(ctx.get());
+      subject != nullptr && X509_up_ref(subject) == 1) {
+    check.subject.reset(subject);
+  }
+  ERR_clear_error();
+  return check;
+}
+
+Result<std::shared_ptr<X509>> SnsVerifier::Impl::issuer_at(const std::string& url,
+                                                           Clock::time_point now) {
+  if (auto it = issuers.find(url); it != issuers.end()) {
+    if (now < it->second.expires) return it->second.cert;
+    issuers.erase(it);
+  }
+  // Plain http is acceptable for this one fetch (Amazon's CA Issuers URLs are http): the
+  // certificate is added as an untrusted intermediate only, and the chain through it must
+  // still end in a trusted CA, so whoever serves it cannot make a forged chain verify.
+  auto document = issuer_fetcher->get(url);
+  if (!document) {
+    return Error{ErrorCode::kUnreachable,
+                 "the issuer of the signing certificate (AIA): " + document.error().message};
+  }
+  auto cert = read_issuer(document->body);
+  if (!cert) {
     return Error{ErrorCode::kTlsVerification,
-                 fmt::format("the certificate's chain does not verify: {}",
-                             X509_verify_cert_error_string(error))};
+                 fmt::format("the CA Issuers URL {} does not serve a certificate", url)};
+  }
+  make_room(issuers, config.cert_cache_entries);
+  if (config.cert_cache_entries > 0) {
+    issuers[url] = CachedIssuer{cert, now + config.cert_cache_ttl, next_order++};
+  }
+  return cert;
+}
+
+Result<PublicKey> SnsVerifier::Impl::verify_chain(std::string_view pem, Clock::time_point now) {
+  auto chain = read_chain(pem);
+  if (!chain) return Error{ErrorCode::kTlsVerification, "no PEM certificate in the document"};
+  // As browsers do: an issuer neither sent nor trusted is fetched from the CA Issuers URL of
+  // the certificate that needs it (SNS sends its leaf without Amazon's intermediate CA).
+  std::vector<std::string> fetched;
+  for (;;) {
+    auto check = check_chain(*chain, now);
+    if (!check) return check.error();
+    if (check->error == X509_V_OK) break;
+    auto url = issuer_url(*check, fetched);
+    if (!url) return url.error();
+    auto issuer = issuer_at(*url, now);
+    if (!issuer) return issuer.error();
+    fetched.push_back(std::move(*url));
+    // An untrusted certificate, as if sent with the leaf: the chain must still reach the store.
+    X509* untrusted = issuer->get();
+    if (X509_up_ref(untrusted) != 1) {
+      return Error{ErrorCode::kInternal, "OpenSSL could not add an issuer to the chain"};
+    }
+    if (sk_X509_push(chain->rest.get(), untrusted) == 0) {
+      X509_free(untrusted);
+      return Error{ErrorCode::kInternal, "OpenSSL could not add an issuer to the chain"};
+    }
   }
   PublicKey key = adopt_public_key(X509_get_pubkey(chain->leaf.get()));
   if (rsa_bits(key.get()) < 2048) {
@@ -156,12 +302,7 @@ Result<PublicKey> SnsVerifier::Impl::verify_chain(std::string_view pem,
 }
 
 void SnsVerifier::Impl::remember(const std::string& url, PublicKey key, Clock::time_point now) {
-  if (cache.size() >= config.cert_cache_entries && !cache.empty()) {
-    auto oldest = std::min_element(cache.begin(), cache.end(), [](const auto& a, const auto& b) {
-      return a.second.order < b.second.order;
-    });
-    cache.erase(oldest);
-  }
+  make_room(cache, config.cert_cache_entries);
   if (config.cert_cache_entries == 0) return;
   cache[url] = CachedKey{std::move(key), now + config.cert_cache_ttl, next_order++};
 }
@@ -189,19 +330,20 @@ Result<PublicKey> SnsVerifier::Impl::signing_key(const HttpsUrl& url) {
   ++fetches;
   auto document = fetcher->get(url.url);
   if (!document) {
-    failures.push_back(now);  // both stay within the budget: may_fetch stops at it
-    failed_urls[url.url] = now;
+    note_failure(url.url, now);
     return Error{ErrorCode::kUnreachable, document.error().message};
   }
   auto key = verify_chain(document->body, now);
+  // An issuer that cannot be fetched spaces fetches of this certificate as its own failure does.
+  if (!key && key.error().code == ErrorCode::kUnreachable) note_failure(url.url, now);
   if (!key) return key.error();
   remember(url.url, *key, now);
   return key;
 }
 
-Result<std::unique_ptr<SnsVerifier>> SnsVerifier::create(SnsConfig config,
-                                                         std::shared_ptr<HttpsFetcher> fetcher,
-                                                         WallClock clock) {
+Result<std::unique_ptr<SnsVerifier>> SnsVerifier::create(
+    SnsConfig config, std::shared_ptr<HttpsFetcher> fetcher, WallClock clock,
+    std::shared_ptr<HttpsFetcher> issuer_fetcher) {
   if (config.allowed_topic_arns.empty()) {
     return Error{ErrorCode::kConfig, "SNS verification needs the topic ARNs allowed to deliver"};
   }
@@ -217,6 +359,12 @@ Result<std::unique_ptr<SnsVerifier>> SnsVerifier::create(SnsConfig config,
   impl->store = std::move(*store);
   if (!fetcher) fetcher = std::make_shared<CurlHttpsFetcher>(CurlFetcherOptions{config.ca_file});
   impl->fetcher = std::move(fetcher);
+  if (!issuer_fetcher) {
+    CurlFetcherOptions options{config.ca_file};
+    options.allow_plain_http = true;  // for CA Issuers URLs only: see issuer_at
+    issuer_fetcher = std::make_shared<CurlHttpsFetcher>(std::move(options));
+  }
+  impl->issuer_fetcher = std::move(issuer_fetcher);
   impl->clock = or_system_clock(std::move(clock));
   impl->config = std::move(config);
   return std::unique_ptr<SnsVerifier>(new SnsVerifier(std::move(impl)));

@@ -44,6 +44,7 @@ struct SnsConfig {
   /// Hosts (ECMAScript regex, matched against the whole lower-case host) certificates and
   /// SubscribeURLs may come from. Only tests change it, to reach a local server.
   std::string host_pattern_for_tests{kSnsHostPattern};
+  /// Bounds both the signing certificate cache and the cache of issuers fetched from AIA URLs.
   size_t cert_cache_entries = 32;
   std::chrono::seconds cert_cache_ttl{std::chrono::hours(24)};
   /// A certificate URL whose fetch failed is not fetched again for this long, and at most
@@ -81,13 +82,19 @@ struct SubscriptionOutcome {
 
 /// Verifies Amazon SNS HTTPS messages: the topic allowed, SignatureVersion 1 (SHA1withRSA) or
 /// 2 (SHA256withRSA) over the canonical string, by the key of a certificate fetched over HTTPS
-/// from an SNS host whose chain verifies. Certificates are cached by URL (bounded, expiring).
+/// from an SNS host whose chain verifies. When the chain lacks an issuer the trusted CAs do not
+/// hold (SNS sends the leaf alone, issued by an Amazon intermediate CA), the issuer is fetched
+/// from the certificate's Authority Information Access "CA Issuers" URL (http or https, at most
+/// two hops), as browsers do. Certificates and issuers are cached by URL (bounded, expiring).
 /// Thread-safe.
 class SnsVerifier {
  public:
-  /// kConfig when no topic is allowed or the host pattern is not a regex.
+  /// kConfig when no topic is allowed or the host pattern is not a regex. `fetcher` GETs
+  /// signing certificates and SubscribeURLs (https only); `issuer_fetcher` GETs issuers named by
+  /// AIA, and may fetch plain http (default: libcurl with allow_plain_http). Tests pass fakes.
   static Result<std::unique_ptr<SnsVerifier>> create(
-      SnsConfig config, std::shared_ptr<HttpsFetcher> fetcher = nullptr, WallClock clock = nullptr);
+      SnsConfig config, std::shared_ptr<HttpsFetcher> fetcher = nullptr, WallClock clock = nullptr,
+      std::shared_ptr<HttpsFetcher> issuer_fetcher = nullptr);
   ~SnsVerifier();
 
   /// The verdict on a request body.
@@ -97,7 +104,7 @@ class SnsVerifier {
   /// is https on an SNS host. The caller verifies first; this checks again what it relies on.
   SubscriptionOutcome confirm_subscription(const SnsMessage& verified);
 
-  /// Certificate fetches so far.
+  /// Signing certificate fetches so far (issuers fetched from AIA URLs not counted).
   size_t cert_fetches() const;
 
  private:
