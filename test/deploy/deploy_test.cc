@@ -312,12 +312,64 @@ TEST_CASE("the chart's trigger API: a generated token of its own and an optional
   for (const auto& p : of_kind(on, "Ingress").at(0)["spec"]["rules"][0]["http"]["paths"]) {
     paths.insert(p["path"].as<std::string>());
   }
-  CHECK(paths == std::set<std::string>{"/webhook", "/v1/trigger"});
+  CHECK(paths == std::set<std::string>{"/webhook", "/v1/trigger", "/v1/match"});
+  // No Service of its own unless asked; then one on the same pod port, named after the release.
+  CHECK(of_kind(on, "Service").size() == 1);
+  const auto own = documents(helm_template(
+      helm, "r", "ns1",
+      {"--set", "triggerApi.enabled=true", "--set", "triggerApi.service.enabled=true", "--set",
+       "triggerApi.service.type=LoadBalancer", "--set", "triggerApi.service.port=9443"}));
+  const auto services = of_kind(own, "Service");
+  REQUIRE(services.size() == 2);
+  const auto& trigger = services[1];
+  CHECK(trigger["metadata"]["name"].as<std::string>() ==
+        services[0]["metadata"]["name"].as<std::string>() + "-trigger");
+  CHECK(trigger["spec"]["type"].as<std::string>() == "LoadBalancer");
+  CHECK(trigger["spec"]["ports"][0]["port"].as<int>() == 9443);
+  CHECK(trigger["spec"]["ports"][0]["targetPort"].as<std::string>() == "http");
+  CHECK(same_yaml(trigger["spec"]["selector"], services[0]["spec"]["selector"]));
+  // The Service needs the API itself: without triggerApi.enabled there is nothing to reach.
+  CHECK(of_kind(documents(helm_template(helm, "r", "ns1",
+                                        {"--set", "triggerApi.service.enabled=true"})),
+                "Service")
+            .size() == 1);
   std::set<std::string> off_paths;
   for (const auto& p : of_kind(off, "Ingress").at(0)["spec"]["rules"][0]["http"]["paths"]) {
     off_paths.insert(p["path"].as<std::string>());
   }
   CHECK(off_paths == std::set<std::string>{"/webhook"});
+}
+
+namespace {
+
+// The ports a NetworkPolicy lets the pod reach, over all its egress rules.
+std::set<int> egress_ports(const YAML::Node& policy) {
+  std::set<int> ports;
+  for (const auto& rule : policy["spec"]["egress"]) {
+    for (const auto& p : rule["ports"]) ports.insert(p["port"].as<int>());
+  }
+  return ports;
+}
+
+}  // namespace
+
+TEST_CASE("the chart's NetworkPolicy lets serve fetch what sender verification needs, no more") {
+  const auto helm = helm_or_skip();
+  if (helm.empty()) return;
+  const auto plain = documents(helm_template(helm, "r", "ns1", {"--set", "networkPolicy.enabled=true"}));
+  CHECK(egress_ports(of_kind(plain, "NetworkPolicy").at(0)) == std::set<int>{443, 6443});
+  for (const char* value : {"serve.pubsubAudience=https://h/webhook/gcp",
+                            "serve.snsTopicArns={arn:aws:sns:eu-west-1:1:t}"}) {
+    CAPTURE(value);
+    const auto docs = documents(helm_template(
+        helm, "r", "ns1",
+        {"--set", "networkPolicy.enabled=true", "--set", value, "--set",
+         "networkPolicy.verifyTo[0].ipBlock.cidr=0.0.0.0/0"}));
+    const auto policy = of_kind(docs, "NetworkPolicy").at(0);
+    CHECK(egress_ports(policy) == std::set<int>{53, 80, 443, 6443});
+    CHECK(policy["spec"]["egress"][2]["to"][0]["ipBlock"]["cidr"].as<std::string>() ==
+          "0.0.0.0/0");
+  }
 }
 
 TEST_CASE("the chart's pod is hardened and probed") {
