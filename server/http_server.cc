@@ -79,6 +79,10 @@ Response busy_response(const std::string& message) {
 constexpr size_t kMaxChunkMetadata = 4096;  // chunk extensions and trailers, per request
 constexpr int kMaxStepsPerTurn = 64;        // then other connections get their turn
 constexpr int kMaxAcceptsPerTurn = 64;
+// Each connection's kernel send buffer (the kernel doubles it). Without a cap, loopback and
+// LAN autotuning let a client that pipelines requests and never reads take megabytes of
+// answers (100 /metrics renders per connection) before its write deadline can stop it.
+constexpr int kSendBuffer = 64 * 1024;
 constexpr auto kTick = std::chrono::milliseconds(20);  // deadline resolution
 constexpr auto kLingerTime = std::chrono::seconds(2);  // after an answer that closes
 constexpr size_t kMaxLingerBytes = 4u << 20;
@@ -317,6 +321,7 @@ void HttpServer::Loop::accept_from(int listener) {
       }
       return;
     }
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &kSendBuffer, sizeof kSendBuffer);
     if (connections_.size() >= static_cast<size_t>(options_.max_connections) && !make_room(true)) {
       refuse(fd);
       continue;

@@ -35,7 +35,10 @@ Result<SSL_CTX*> load(const TlsOptions& o) {
     return Error{ErrorCode::kConfig, fmt::format("TLS: {}: {}", what, why)};
   };
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // RELEASE_BUFFERS: an idle connection (kept alive, or a slow client between bytes) holds no
+  // 16 KiB read and write buffers; 1,100 hostile TLS connections cost 34 MiB without it.
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                            SSL_MODE_RELEASE_BUFFERS);
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   // With client verification on, OpenSSL refuses to resume a session without an ID context
   // (a fatal alert to every client with a session cache: curl, nginx upstreams).

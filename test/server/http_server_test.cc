@@ -34,7 +34,7 @@ class TestHandler final : public Handler {
   std::atomic<size_t> limit{SIZE_MAX};  ///< body_limit() for every request
 
   std::optional<Response> admit(const RequestHead& head) override {
-    if (head.target == "/probe") return std::nullopt;  // anyone may ask
+    if (head.target == "/probe" || head.target == "/big") return std::nullopt;  // anyone may ask
     if (head.target != "/hook") return Response{404, "application/json", "{}", {}};
     const std::string* auth = head.header("authorization");
     if (auth == nullptr || !authorized(*auth, ExpectedCredentials{"hook", "pw", ""})) {
@@ -44,9 +44,15 @@ class TestHandler final : public Handler {
   }
   size_t body_limit(const RequestHead&) override { return limit.load(); }
   std::optional<Response> answer_at_once(const RequestHead& head) override {
+    if (head.target == "/big") {  // a /metrics-sized answer
+      ++at_once;
+      return Response{200, "text/plain", std::string(16384, 'm'), {}};
+    }
     if (head.target != "/probe") return std::nullopt;
+    ++at_once;
     return Response{200, "text/plain", "up", {}};
   }
+  std::atomic<int> at_once{0};  ///< answers made on the event loop
   Response handle(const Request& request) override {
     ++entered;
     for (int i = 0; i < 1000 && hold.load(); ++i) std::this_thread::sleep_for(10ms);
@@ -317,6 +323,25 @@ TEST_CASE("a client that never reads does not hold a worker past the write deadl
                    "Content-Length: 1\r\nConnection: close\r\n\r\ny");
   CHECK(read_until_close(fd, 5000ms).find("200 OK") != std::string::npos);
   ::close(fd);
+  ::close(stuck);
+}
+
+TEST_CASE("a client that pipelines and never reads gets few answers made, not a connection's worth") {
+  ServerOptions options;
+  options.phase_timeout = 1000ms;
+  RunningServer s(options);
+  // 99 pipelined requests for 16 KiB answers (under the 100 a connection may carry), never read:
+  // the answers stop when the kernel's send buffer is full, and the write deadline closes it.
+  std::string many;
+  for (int i = 0; i < 99; ++i) many += "GET /big HTTP/1.1\r\nHost: h\r\n\r\n";
+  const int stuck = connect_to(s.port);
+  const int small = 4096;
+  ::setsockopt(stuck, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  send_all(stuck, many);
+  std::this_thread::sleep_for(2000ms);  // past the write deadline: the server has given up
+  CAPTURE(s.handler.at_once.load());
+  CHECK(s.handler.at_once >= 1);
+  CHECK(s.handler.at_once <= 20);  // 128 KiB of send buffer: ~10 answers (all 99 without the cap)
   ::close(stuck);
 }
 
