@@ -79,6 +79,11 @@ Response busy_response(const std::string& message) {
 constexpr size_t kMaxChunkMetadata = 4096;  // chunk extensions and trailers, per request
 constexpr int kMaxStepsPerTurn = 64;        // then other connections get their turn
 constexpr int kMaxAcceptsPerTurn = 64;
+// A TLS handshake step costs a key exchange and a signature (~1 ms): a burst of new connections
+// (a slowloris reconnecting 1,000 heads at once) must not hold up requests already under way.
+// Each turn serves every other ready connection first, then this many handshakes; the rest wait
+// for the next turn, in arrival order.
+constexpr int kMaxHandshakesPerTurn = 4;
 // Each connection's kernel send buffer (the kernel doubles it). Without a cap, loopback and
 // LAN autotuning let a client that pipelines requests and never reads take megabytes of
 // answers (100 /metrics renders per connection) before its write deadline can stop it.
@@ -108,6 +113,7 @@ struct Connection {
   bool close_after = false;
   bool answer_pending = false;  ///< answered() is due when the write ends, however it ends
   size_t charged = 0;           ///< bytes counted in the loop's buffered total
+  bool handshake_queued = false;  ///< waits in the loop's handshake queue for its turn
   size_t held = 0;       ///< the body handed to a worker, counted until its response comes back
   size_t discarded = 0;  ///< read and dropped while lingering
   uint32_t interest = 0;
@@ -172,6 +178,8 @@ class HttpServer::Loop {
   void refuse(int fd);
   bool make_room(bool stalled_too);
   void drive(Connection& c);
+  void drive_ready(Connection& c);
+  void run_handshakes();
   Next step(Connection& c);
   Next handshake(Connection& c);
   Next read_head(Connection& c);
@@ -199,6 +207,7 @@ class HttpServer::Loop {
   std::unique_ptr<EventLoop> events_;
   std::unordered_map<int, std::unique_ptr<Connection>> connections_;
   std::vector<int> again_;  ///< connections with progress left after their turn
+  std::deque<std::pair<int, uint64_t>> handshakes_;  ///< fd and id, waiting for a handshake turn
   uint64_t next_id_ = 1;
   size_t buffered_ = 0;
   bool stopping_ = false;
@@ -338,7 +347,31 @@ void HttpServer::Loop::accept_from(int listener) {
     c->started = Clock::now();
     c->deadline = c->started + options_.phase_timeout;
     Connection& added = *connections_.emplace(fd, std::move(c)).first->second;
-    drive(added);
+    drive_ready(added);
+  }
+}
+
+// A connection with something to do: driven now, or, when it is a TLS handshake, queued for
+// one of the turn's handshake slots.
+void HttpServer::Loop::drive_ready(Connection& c) {
+  if (c.phase != Phase::kHandshake) {
+    drive(c);
+    return;
+  }
+  if (c.handshake_queued) return;
+  c.handshake_queued = true;
+  handshakes_.emplace_back(c.io->fd(), c.id);
+}
+
+void HttpServer::Loop::run_handshakes() {
+  for (int n = 0; n < kMaxHandshakesPerTurn && !handshakes_.empty();) {
+    const auto [fd, id] = handshakes_.front();
+    handshakes_.pop_front();
+    const auto found = connections_.find(fd);
+    if (found == connections_.end() || found->second->id != id) continue;  // closed meanwhile
+    found->second->handshake_queued = false;
+    drive(*found->second);
+    ++n;
   }
 }
 
@@ -683,14 +716,15 @@ void HttpServer::Loop::run(const std::atomic<bool>& stop, std::chrono::milliseco
       for (int fd : server_.listeners_) events_->watch(fd, EventLoop::kReadable);
       accepting_ = true;
     }
-    events_->wait(again_.empty() ? kTick : std::chrono::milliseconds(0), ready);
+    const bool pending = !again_.empty() || !handshakes_.empty();
+    events_->wait(pending ? std::chrono::milliseconds(0) : kTick, ready);
     for (const auto& r : ready) {
       if (r.fd == wake_read_) {
         take_done();
       } else if (is_listener(r.fd)) {
         if (accepting_) accept_from(r.fd);
       } else if (const auto found = connections_.find(r.fd); found != connections_.end()) {
-        drive(*found->second);
+        drive_ready(*found->second);
       }
     }
     std::vector<int> again;
@@ -700,6 +734,7 @@ void HttpServer::Loop::run(const std::atomic<bool>& stop, std::chrono::milliseco
         drive(*found->second);
       }
     }
+    run_handshakes();
     sweep();
   }
   // Past the drain window (or drained): close the rest; workers finish what they hold.

@@ -217,6 +217,23 @@ TEST_CASE("HTTPS: half ClientHellos hold no worker and delay no real request") {
   for (int fd : stalled) ::close(fd);
 }
 
+TEST_CASE("HTTPS: a burst of handshakes is served in turns, none lost") {
+  Pki pki("burst");
+  auto tls = TlsContext::create({pki.file("server.crt"), pki.file("server.key"), ""});
+  REQUIRE(tls.ok());
+  TlsServer s(*tls);
+  // 48 clients at once, each its own connection: more handshakes than one turn takes.
+  const std::string out =
+      run("for i in $(seq 1 48); do curl -sS --max-time 20 --cacert " + pki.file("ca.crt") + " " +
+          s.url() + " & done; wait");
+  size_t served = 0;
+  for (size_t at = out.find("peer=[]"); at != std::string::npos; at = out.find("peer=[]", at + 1)) {
+    ++served;
+  }
+  CAPTURE(out.substr(0, 400));
+  CHECK(served == 48);
+}
+
 TEST_CASE("HTTPS: a client certificate from the client CA is the request's identity") {
   Pki pki("client");
   auto tls =
