@@ -6,8 +6,9 @@
 open against a running `eso-updater serve` until --stop-file exists or --max-seconds pass. A
 connection the server closes is opened again --reopen seconds later, as a slowloris does (an
 attacker reconnecting at once is a flood, another class). Against a plain-HTTP serve the half
-ClientHellos are junk heads it refuses at once. Prints how many connections were opened and how
-many the server closed. Loopback only; every loop is bounded.
+ClientHellos are junk heads it refuses at once; against an HTTPS serve (--ca-file) they are slow
+handshakes, and the slow heads are trickled inside a finished handshake. Prints how many
+connections were opened and how many the server closed. Loopback only; every loop is bounded.
 
 The client must cost little CPU, or it measures itself on a shared machine: one epoll, and the
 non-readers (whose unread answers keep them readable) are watched for the server's close only
@@ -18,6 +19,7 @@ import os
 import resource
 import select
 import socket
+import ssl
 import sys
 import time
 
@@ -27,8 +29,9 @@ METRICS = b"GET /metrics HTTP/1.1\r\nHost: hostile\r\n\r\n"
 
 
 class Hostile:
-    def __init__(self, port, trickle, reopen):
+    def __init__(self, port, trickle, reopen, tls):
         self.port = port
+        self.tls = tls  # an ssl.SSLContext against an HTTPS serve, else None
         self.trickle = trickle
         self.reopen = reopen
         self.pending = []  # (when, kind): connections to open again
@@ -45,6 +48,8 @@ class Hostile:
         s.settimeout(2)
         try:
             s.connect(("127.0.0.1", self.port))
+            if self.tls is not None and kind != "tls":
+                s = self.tls.wrap_socket(s, server_hostname="127.0.0.1")
         except OSError:
             self.refused += 1
             s.close()
@@ -65,7 +70,7 @@ class Hostile:
     def send(self, s, data):
         try:
             s.send(data)
-        except OSError:
+        except OSError:  # incl. ssl.SSLWantWriteError: a non-reader's buffers are full
             pass
 
     def tick(self):
@@ -98,6 +103,8 @@ class Hostile:
                 continue
             try:
                 data = s.recv(4096)
+            except ssl.SSLWantReadError:
+                continue  # part of a TLS record
             except OSError:
                 data = b""
             if not data:
@@ -115,13 +122,15 @@ def main():
     p.add_argument("--trickle", type=float, default=2.0)
     p.add_argument("--reopen", type=float, default=1.0)
     p.add_argument("--max-seconds", type=float, default=600)
+    p.add_argument("--ca-file", help="serve speaks HTTPS with a certificate of this CA")
     a = p.parse_args()
     want = a.slow_heads + a.slow_tls + a.non_readers + 64
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < want:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
     port = int(open(a.port_file).read().strip())
-    h = Hostile(port, a.trickle, a.reopen)
+    tls = ssl.create_default_context(cafile=a.ca_file) if a.ca_file else None
+    h = Hostile(port, a.trickle, a.reopen, tls)
     for kind, n in (("head", a.slow_heads), ("tls", a.slow_tls), ("reader", a.non_readers)):
         for _ in range(n):
             h.open(kind)

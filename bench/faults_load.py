@@ -18,6 +18,7 @@ import http.client
 import json
 import os
 import random
+import ssl
 import sys
 import threading
 import time
@@ -72,6 +73,7 @@ class Load:
         self.issued = 0
         self.deadline = time.monotonic() + args.max_seconds
         self.out = open(args.out, "w", buffering=1)
+        self.tls = ssl.create_default_context(cafile=args.ca_file) if args.ca_file else None
 
     def next_id(self):
         with self.lock:
@@ -97,13 +99,24 @@ class Load:
     def worker(self, n, pause=0.0):
         rng = random.Random(self.args.seed * 1000 + n)
         conn, port = None, None
+        # --rate: this thread's share of the events per second, at even intervals (a late
+        # request is sent at once, but no burst makes up for more than one missed slot).
+        interval = pause == 0.0 and self.args.rate > 0 and self.args.concurrency / self.args.rate
+        slot = time.monotonic() + (interval * n / self.args.concurrency if interval else 0.0)
         while self.running():
+            if interval:
+                self.sleep(slot - time.monotonic())
+                slot = max(slot + interval, time.monotonic() - interval)
             if conn is None:
                 port = read_port(self.args.port_file)
                 if port is None:
                     time.sleep(0.05)
                     continue
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=self.args.timeout)
+                if self.tls is not None:
+                    conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=self.args.timeout,
+                                                       context=self.tls)
+                else:
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=self.args.timeout)
             request_id = self.next_id()
             if request_id is None:
                 break
@@ -168,7 +181,10 @@ def main():
     p.add_argument("--keys-per-event", type=int, default=3)
     p.add_argument("--max-requests", type=int, default=200000)
     p.add_argument("--max-seconds", type=float, default=900)
+    p.add_argument("--rate", type=float, default=0,
+                   help="events per second over all threads (0: back to back)")
     p.add_argument("--timeout", type=float, default=30)
+    p.add_argument("--ca-file", help="serve speaks HTTPS with a certificate of this CA")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--honour-retry-after", type=int, default=1, help="1: wait as a 503 asks")
     p.add_argument("--max-retry-after", type=float, default=2.0)
