@@ -59,6 +59,8 @@ class ApiClient final : public KubeApi {
   /// e.g. "external-secrets.io/v1".
   const std::string& group_version() const { return group_version_; }
   const ClientConfig& config() const { return transport_->config(); }
+  /// New connections to the API server so far (for tests and figures).
+  uint64_t connections_opened() const { return transport_->connections_opened(); }
 
  private:
   ApiClient(std::unique_ptr<HttpTransport> transport, std::string group_version);

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -64,6 +65,9 @@ class HttpTransport {
   Result<HttpResponse> send(const HttpRequest& request);
 
   const ClientConfig& config() const;
+
+  /// Connections opened so far (libcurl's count per transfer): how well they are reused.
+  uint64_t connections_opened() const;
 
  private:
   struct Impl;

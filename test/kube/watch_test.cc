@@ -132,6 +132,46 @@ TEST_CASE("the reflector lists, then follows ADDED, MODIFIED and DELETED") {
   CHECK(sink.locked([](RecordingSink& s) { return s.replaces_; }) == 1);  // no re-list needed
 }
 
+TEST_CASE("patches in flight beside open watches reuse their connections") {
+  const auto ns = unique_namespace("reuse");
+  std::string yaml;
+  for (int i = 0; i < 16; ++i)
+    yaml += external_secret_yaml(ns, fmt::format("es-{}", i), {"/r/x"}) + "---\n";
+  kubectl({"apply", "-f", "-"}, yaml);
+  auto client = admin_client();
+  // Six watches hold six connections for the whole test, as serve's reflectors do.
+  std::vector<std::unique_ptr<RecordingSink>> sinks;
+  std::vector<std::unique_ptr<RunningReflector>> watches;
+  for (int i = 0; i < 6; ++i) {
+    sinks.push_back(std::make_unique<RecordingSink>());
+    kube::ReflectorOptions options;
+    options.scope.namespace_name = ns;
+    watches.push_back(std::make_unique<RunningReflector>(*client, options, *sinks.back()));
+  }
+  for (auto& sink : sinks) {
+    REQUIRE(sink->wait_for([](const RecordingSink& s) { return s.replaces_ == 1; }));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the watches are open
+  const uint64_t before = client->connections_opened();
+  // Five rounds of 16 patches at once: the first may open 16 connections, the rest reuse them.
+  for (int round = 0; round < 5; ++round) {
+    std::vector<std::thread> patchers;
+    for (int i = 0; i < 16; ++i) {
+      patchers.emplace_back([&, i, round] {
+        const ObjectRef target{"ExternalSecret", ns, fmt::format("es-{}", i)};
+        CHECK(client
+                  ->patch_annotation(target, "force-sync", std::to_string(round),
+                                     AnnotationPlace::kObject)
+                  .ok());
+      });
+    }
+    for (auto& t : patchers) t.join();
+  }
+  const uint64_t opened = client->connections_opened() - before;
+  CAPTURE(opened);
+  CHECK(opened <= 24);  // 80 patches; libcurl's default cache of 5 made ~60 connections here
+}
+
 TEST_CASE("a silent watch and a compacted resourceVersion each make the reflector re-list") {
   // Without the API server's watch cache a watch reads etcd directly, so a resourceVersion etcd
   // has compacted away is answered 410 Gone, as a watch-cache window overflow is on busy servers.
