@@ -18,11 +18,6 @@ namespace {
 
 using Json = rapidjson::Value;
 
-std::string text(const Json& o, const char* name) {
-  const auto m = o.FindMember(name);
-  return m != o.MemberEnd() && m->value.IsString() ? m->value.GetString() : "";
-}
-
 bool flag(const Json& o, const char* name) {
   const auto m = o.FindMember(name);
   return m != o.MemberEnd() && m->value.IsBool() && m->value.GetBool();
@@ -33,25 +28,7 @@ std::string request_body(const GlobalOptions& global, const MatchOptions& option
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
   w.StartObject();
-  w.Key("keys");
-  w.StartArray();
-  for (const auto& k : keys.keys) w.String(k);
-  w.EndArray();
-  if (!global.all_namespaces && !global.namespaces.empty()) {
-    w.Key("namespaces");
-    w.StartArray();
-    for (const auto& n : global.namespaces) w.String(n);
-    w.EndArray();
-  }
-  const std::pair<const char*, const std::string*> strings[] = {
-      {"store", &options.scope.store},
-      {"storeKind", &options.scope.store_kind},
-      {"provider", &options.scope.provider}};
-  for (const auto& [name, value] : strings) {
-    if (value->empty()) continue;
-    w.Key(name);
-    w.String(*value);
-  }
+  write_request_scope(w, global, keys, options.scope);
   w.EndObject();
   return buffer.GetString();
 }
@@ -59,11 +36,11 @@ std::string request_body(const GlobalOptions& global, const MatchOptions& option
 // The NOTES column of a direct match, from the JSON fields it is made of.
 std::string notes_of(const Json& m) {
   std::vector<std::string> notes;
-  if (const std::string ces = text(m, "clusterExternalSecret"); !ces.empty()) {
+  if (const std::string ces = json_text(m, "clusterExternalSecret"); !ces.empty()) {
     notes.push_back("child of ClusterExternalSecret/" + ces);
   }
   if (flag(m, "usesGenerator")) notes.emplace_back("generatorRef values regenerate on refresh");
-  if (const std::string rule = text(m, "rule"); rule != "akeyless") {
+  if (const std::string rule = json_text(m, "rule"); rule != "akeyless") {
     notes.push_back("matched by the " + rule + " key rule");
   }
   return fmt::format("{}", fmt::join(notes, "; "));
@@ -82,7 +59,7 @@ void print_answer(const Json& doc, OutputFormat output) {
   if (output == OutputFormat::kName) {
     std::set<ObjectRef> seen;
     for (const auto& m : matches.GetArray()) {
-      const ObjectRef ref{text(m, "kind"), text(m, "namespace"), text(m, "name")};
+      const ObjectRef ref{json_text(m, "kind"), json_text(m, "namespace"), json_text(m, "name")};
       if (seen.insert(ref).second) fmt::print("{}\n", qualified_name(ref));
     }
     return;
@@ -90,12 +67,14 @@ void print_answer(const Json& doc, OutputFormat output) {
   if (matches.Empty()) return;
   Table table({"NAMESPACE", "NAME", "KEY", "FIELD", "STORE", "VERDICT", "NOTES"});
   for (const auto& m : matches.GetArray()) {
-    const std::string ns = text(m, "namespace");
-    const std::string store = m.HasMember("store") && m["store"].IsObject()
-                                  ? text(m["store"], "kind") + "/" + text(m["store"], "name")
-                                  : "";
-    table.add_row({ns, ns.empty() ? text(m, "kind") + "/" + text(m, "name") : text(m, "name"),
-                   text(m, "key"), text(m, "field"), store, text(m, "verdict"), notes_of(m)});
+    const std::string ns = json_text(m, "namespace");
+    const std::string store =
+        m.HasMember("store") && m["store"].IsObject()
+            ? json_text(m["store"], "kind") + "/" + json_text(m["store"], "name")
+            : "";
+    table.add_row(
+        {ns, ns.empty() ? json_text(m, "kind") + "/" + json_text(m, "name") : json_text(m, "name"),
+         json_text(m, "key"), json_text(m, "field"), store, json_text(m, "verdict"), notes_of(m)});
   }
   table.print(stdout);
 }
@@ -123,8 +102,8 @@ int run_match_remote(const GlobalOptions& global, const MatchOptions& options, c
   }
   if (doc.HasMember("problems") && doc["problems"].IsArray()) {
     for (const auto& p : doc["problems"].GetArray()) {
-      fmt::print(stderr, "warning: {}/{} {}: {}\n", text(p, "namespace"), text(p, "name"),
-                 text(p, "field"), text(p, "message"));
+      fmt::print(stderr, "warning: {}/{} {}: {}\n", json_text(p, "namespace"), json_text(p, "name"),
+                 json_text(p, "field"), json_text(p, "message"));
     }
   }
   print_answer(doc, options.output);

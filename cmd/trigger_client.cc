@@ -145,4 +145,30 @@ Error server_error(const ServerTarget& target, const std::string& path,
   }
 }
 
+void write_request_scope(rapidjson::Writer<rapidjson::StringBuffer>& w, const GlobalOptions& global,
+                         const KeySet& keys, const StoreScopeOptions& scope) {
+  w.Key("keys");
+  w.StartArray();
+  for (const auto& k : keys.keys) w.String(k);
+  w.EndArray();
+  if (!global.all_namespaces && !global.namespaces.empty()) {
+    w.Key("namespaces");
+    w.StartArray();
+    for (const auto& n : global.namespaces) w.String(n);
+    w.EndArray();
+  }
+  const std::pair<const char*, const std::string*> strings[] = {
+      {"store", &scope.store}, {"storeKind", &scope.store_kind}, {"provider", &scope.provider}};
+  for (const auto& [name, value] : strings) {
+    if (value->empty()) continue;
+    w.Key(name);
+    w.String(*value);
+  }
+}
+
+std::string json_text(const rapidjson::Value& o, const char* name) {
+  const auto m = o.FindMember(name);
+  return m != o.MemberEnd() && m->value.IsString() ? m->value.GetString() : "";
+}
+
 }  // namespace eso::cmd

@@ -3,8 +3,13 @@
 #include <chrono>
 #include <string>
 
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 #include <CLI/CLI.hpp>
 
+#include "cmd/global_options.h"
+#include "core/pipeline.h"
 #include "core/result.h"
 
 namespace eso::cmd {
@@ -37,5 +42,13 @@ Result<ServerAnswer> post_to_server(const ServerTarget& target, const std::strin
 /// (an older serve, or not eso-updater: 404/405), a refused request (400/403/422, with the
 /// server's message), or the server not ready (503).
 Error server_error(const ServerTarget& target, const std::string& path, const ServerAnswer& answer);
+
+/// The scope both APIs take, written into an open request object: keys, the namespaces of -n
+/// (none with -A: serve's own), and the store, storeKind and provider that are set.
+void write_request_scope(rapidjson::Writer<rapidjson::StringBuffer>& w, const GlobalOptions& global,
+                         const KeySet& keys, const StoreScopeOptions& scope);
+
+/// A string member of an answer's object; empty when it is missing or not a string.
+std::string json_text(const rapidjson::Value& o, const char* name);
 
 }  // namespace eso::cmd

@@ -19,11 +19,6 @@ namespace {
 
 using Json = rapidjson::Value;
 
-std::string text(const Json& o, const char* name) {
-  const auto m = o.FindMember(name);
-  return m != o.MemberEnd() && m->value.IsString() ? m->value.GetString() : "";
-}
-
 // What --server cannot honour: the server's own settings, or what the API does not take.
 std::optional<std::string> unsupported(const GlobalOptions& global,
                                        const TriggerCommandOptions& options, const KeySet& keys) {
@@ -43,25 +38,7 @@ std::string request_body(const GlobalOptions& global, const TriggerCommandOption
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
   w.StartObject();
-  w.Key("keys");
-  w.StartArray();
-  for (const auto& k : keys.keys) w.String(k);
-  w.EndArray();
-  if (!global.all_namespaces && !global.namespaces.empty()) {
-    w.Key("namespaces");
-    w.StartArray();
-    for (const auto& n : global.namespaces) w.String(n);
-    w.EndArray();
-  }
-  const std::pair<const char*, const std::string*> strings[] = {
-      {"store", &options.scope.store},
-      {"storeKind", &options.scope.store_kind},
-      {"provider", &options.scope.provider}};
-  for (const auto& [name, value] : strings) {
-    if (value->empty()) continue;
-    w.Key(name);
-    w.String(*value);
-  }
+  write_request_scope(w, global, keys, options.scope);
   w.Key("dryRun");
   w.Bool(options.run.dry_run);
   w.Key("force");
@@ -77,29 +54,31 @@ std::string request_body(const GlobalOptions& global, const TriggerCommandOption
 }
 
 std::string detail_of(const Json& o, const std::string& value) {
-  if (const std::string e = text(o, "error"); !e.empty()) return e;
-  if (const std::string r = text(o, "reason"); !r.empty()) return r;
+  if (const std::string e = json_text(o, "error"); !e.empty()) return e;
+  if (const std::string r = json_text(o, "reason"); !r.empty()) return r;
   std::vector<std::string> fields;
   if (o.HasMember("matches") && o["matches"].IsArray()) {
     const bool children = o.HasMember("children");
     for (const auto& m : o["matches"].GetArray()) {
-      fields.push_back(children
-                           ? text(m, "namespace") + "/" + text(m, "name") + " " + text(m, "field")
-                           : text(m, "field"));
+      fields.push_back(children ? json_text(m, "namespace") + "/" + json_text(m, "name") + " " +
+                                      json_text(m, "field")
+                                : json_text(m, "field"));
     }
   }
-  return fmt::format("{}={} ({})", text(o, "annotation"), value, fmt::join(fields, ", "));
+  return fmt::format("{}={} ({})", json_text(o, "annotation"), value, fmt::join(fields, ", "));
 }
 
 std::string name_of(const Json& o) {
-  return text(o, "namespace").empty() ? text(o, "kind") + "/" + text(o, "name") : text(o, "name");
+  return json_text(o, "namespace").empty() ? json_text(o, "kind") + "/" + json_text(o, "name")
+                                           : json_text(o, "name");
 }
 
 void print_tables(const Json& report) {
-  const std::string value = text(report, "value");
+  const std::string value = json_text(report, "value");
   Table objects({"NAMESPACE", "NAME", "RESULT", "DETAIL"});
   for (const auto& o : report["objects"].GetArray()) {
-    objects.add_row({text(o, "namespace"), name_of(o), text(o, "result"), detail_of(o, value)});
+    objects.add_row(
+        {json_text(o, "namespace"), name_of(o), json_text(o, "result"), detail_of(o, value)});
   }
   if (!report["objects"].Empty()) objects.print(stdout);
   if (!report.HasMember("waits") || report["waits"].Empty()) return;
@@ -109,13 +88,13 @@ void print_tables(const Json& report) {
     const double elapsed = w.HasMember("elapsedSeconds") && w["elapsedSeconds"].IsNumber()
                                ? w["elapsedSeconds"].GetDouble()
                                : 0;
-    std::string detail = text(w, "detail");
+    std::string detail = json_text(w, "detail");
     if (w.HasMember("via") && w["via"].IsObject() &&
-        text(w["via"], "kind") == "ClusterExternalSecret") {
-      detail = "via ClusterExternalSecret/" + text(w["via"], "name") +
+        json_text(w["via"], "kind") == "ClusterExternalSecret") {
+      detail = "via ClusterExternalSecret/" + json_text(w["via"], "name") +
                (detail.empty() ? "" : "; ") + detail;
     }
-    waits.add_row({text(w, "namespace"), name_of(w), text(w, "result"),
+    waits.add_row({json_text(w, "namespace"), name_of(w), json_text(w, "result"),
                    fmt::format("{:.1f}s", elapsed), detail});
   }
   waits.print(stdout);
@@ -132,10 +111,10 @@ void print_report(const Json& report, OutputFormat output) {
   }
   if (output == OutputFormat::kName) {
     for (const auto& o : report["objects"].GetArray()) {
-      const std::string result = text(o, "result");
+      const std::string result = json_text(o, "result");
       if (result != "patched" && result != "would-patch") continue;
-      fmt::print("{}\n",
-                 qualified_name(ObjectRef{text(o, "kind"), text(o, "namespace"), text(o, "name")}));
+      fmt::print("{}\n", qualified_name(ObjectRef{json_text(o, "kind"), json_text(o, "namespace"),
+                                                  json_text(o, "name")}));
     }
     return;
   }
@@ -147,14 +126,15 @@ int exit_code_of(const Json& report, const TriggerCommandOptions& options,
                  const std::vector<std::string>& keys) {
   bool failed = false;
   for (const auto& o : report["objects"].GetArray()) {
-    const std::string who =
-        text(o, "namespace").empty() ? name_of(o) : text(o, "namespace") + "/" + text(o, "name");
-    if (text(o, "result") == "skipped") {
-      fmt::print(stderr, "warning: {} not patched: {}\n", who, text(o, "reason"));
+    const std::string who = json_text(o, "namespace").empty()
+                                ? name_of(o)
+                                : json_text(o, "namespace") + "/" + json_text(o, "name");
+    if (json_text(o, "result") == "skipped") {
+      fmt::print(stderr, "warning: {} not patched: {}\n", who, json_text(o, "reason"));
     }
-    if (text(o, "result") == "failed") {
+    if (json_text(o, "result") == "failed") {
       failed = true;
-      fmt::print(stderr, "error: {}: {}\n", who, text(o, "error"));
+      fmt::print(stderr, "error: {}: {}\n", who, json_text(o, "error"));
     }
   }
   if (report["objects"].Empty()) {
@@ -165,7 +145,7 @@ int exit_code_of(const Json& report, const TriggerCommandOptions& options,
   if (failed) return kExitPartial;
   if (!report.HasMember("waits")) return kExitOk;
   for (const auto& w : report["waits"].GetArray()) {
-    const std::string result = text(w, "result");
+    const std::string result = json_text(w, "result");
     if (result != "synced" && result != "will-not-refresh") return kExitWaitFailed;
   }
   return kExitOk;
