@@ -22,6 +22,15 @@ std::chrono::milliseconds jittered(std::chrono::milliseconds base) {
 Reflector::Reflector(ApiClient& client, ReflectorOptions options, InventorySink& sink)
     : client_(client), options_(std::move(options)), sink_(sink) {}
 
+bool Reflector::synced() const {
+  if (!synced_.load()) return false;
+  const auto since = quiet_list_since_.load();
+  if (since == 0) return true;
+  const auto began =
+      std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(since));
+  return std::chrono::steady_clock::now() - began < options_.quiet_grace;
+}
+
 void Reflector::pause(std::chrono::milliseconds duration, const std::atomic<bool>& stop) const {
   const auto until = std::chrono::steady_clock::now() + duration;
   while (!stop.load() && std::chrono::steady_clock::now() < until) {
@@ -67,13 +76,17 @@ void Reflector::run(const std::atomic<bool>& stop) {
       continue;
     }
     if (end && *end == ApiClient::WatchEnd::kQuiet) {
-      // The API server sends bookmarks on a quiet watch: silence means a stream that broke
-      // without an error (a frozen server, a dropped connection no one reset). Not ready
-      // until a fresh list says where the collection is.
+      // Silence may be a stream that broke without an error (a frozen server, a dropped
+      // connection no one reset), or only a collection nothing happens to: the API server
+      // sends bookmarks as etcd reports progress, which for an empty collection can be
+      // minutes apart. A fresh list tells them apart; within quiet_grace it answers and the
+      // index stays ready, past it (the server answers nothing) it is not ready.
       fmt::print(stderr, "warning: watch {}: no event or bookmark for {} s; listing again\n",
                  options_.kind, options_.idle_timeout.count());
-      synced_ = false;
-      if (!list(stop)) return;
+      quiet_list_since_ = std::chrono::steady_clock::now().time_since_epoch().count();
+      const bool listed = list(stop);
+      quiet_list_since_ = 0;
+      if (!listed) return;
       continue;
     }
     // Unreachable or refused: not in step any more until a fresh list succeeds.

@@ -13,9 +13,12 @@ struct ReflectorOptions {
   std::string kind = "ExternalSecret";  ///< or ClusterExternalSecret
   ListScope scope;
   /// A watch that delivers nothing (not even a bookmark) for this long is presumed dead: the
-  /// reflector is not synced until it has listed again.
+  /// reflector lists again; it stays synced for `quiet_grace` of that list (a quiet collection's
+  /// watch gets no bookmarks for long, and its list takes milliseconds), then is not synced until
+  /// the list succeeds (a frozen API server answers no list either).
   std::chrono::seconds idle_timeout{90};
   std::chrono::milliseconds max_backoff{5000};
+  std::chrono::milliseconds quiet_grace{2000};
 };
 
 /// Keeps `sink` in step with one collection, as client-go's reflector does: LIST, then WATCH from
@@ -30,7 +33,7 @@ class Reflector {
   void run(const std::atomic<bool>& stop);
 
   /// True once the first LIST has reached the sink and no error has happened since.
-  bool synced() const { return synced_.load(); }
+  bool synced() const;
   /// How many times the collection was listed (1 + re-lists).
   int lists() const { return lists_.load(); }
   /// How many watches were started.
@@ -45,6 +48,8 @@ class Reflector {
   InventorySink& sink_;
   std::string resource_version_;
   std::atomic<bool> synced_{false};
+  /// When a list after a quiet watch began (steady_clock ticks), 0 when none is under way.
+  std::atomic<std::chrono::steady_clock::rep> quiet_list_since_{0};
   std::atomic<int> lists_{0};
   std::atomic<int> watches_{0};
 };
