@@ -111,8 +111,8 @@ struct Connection {
   int served = 0;
   int status = 0;  ///< of the response being written
   bool close_after = false;
-  bool answer_pending = false;  ///< answered() is due when the write ends, however it ends
-  size_t charged = 0;           ///< bytes counted in the loop's buffered total
+  bool answer_pending = false;    ///< answered() is due when the write ends, however it ends
+  size_t charged = 0;             ///< bytes counted in the loop's buffered total
   bool handshake_queued = false;  ///< waits in the loop's handshake queue for its turn
   size_t held = 0;       ///< the body handed to a worker, counted until its response comes back
   size_t discarded = 0;  ///< read and dropped while lingering

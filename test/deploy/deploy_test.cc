@@ -329,8 +329,8 @@ TEST_CASE("the chart's trigger API: a generated token of its own and an optional
   CHECK(trigger["spec"]["ports"][0]["targetPort"].as<std::string>() == "http");
   CHECK(same_yaml(trigger["spec"]["selector"], services[0]["spec"]["selector"]));
   // The Service needs the API itself: without triggerApi.enabled there is nothing to reach.
-  CHECK(of_kind(documents(helm_template(helm, "r", "ns1",
-                                        {"--set", "triggerApi.service.enabled=true"})),
+  CHECK(of_kind(documents(
+                    helm_template(helm, "r", "ns1", {"--set", "triggerApi.service.enabled=true"})),
                 "Service")
             .size() == 1);
   std::set<std::string> off_paths;
@@ -356,19 +356,19 @@ std::set<int> egress_ports(const YAML::Node& policy) {
 TEST_CASE("the chart's NetworkPolicy lets serve fetch what sender verification needs, no more") {
   const auto helm = helm_or_skip();
   if (helm.empty()) return;
-  const auto plain = documents(helm_template(helm, "r", "ns1", {"--set", "networkPolicy.enabled=true"}));
+  const auto plain =
+      documents(helm_template(helm, "r", "ns1", {"--set", "networkPolicy.enabled=true"}));
   CHECK(egress_ports(of_kind(plain, "NetworkPolicy").at(0)) == std::set<int>{443, 6443});
   for (const char* value : {"serve.pubsubAudience=https://h/webhook/gcp",
                             "serve.snsTopicArns={arn:aws:sns:eu-west-1:1:t}"}) {
     CAPTURE(value);
-    const auto docs = documents(helm_template(
-        helm, "r", "ns1",
-        {"--set", "networkPolicy.enabled=true", "--set", value, "--set",
-         "networkPolicy.verifyTo[0].ipBlock.cidr=0.0.0.0/0"}));
+    const auto docs =
+        documents(helm_template(helm, "r", "ns1",
+                                {"--set", "networkPolicy.enabled=true", "--set", value, "--set",
+                                 "networkPolicy.verifyTo[0].ipBlock.cidr=0.0.0.0/0"}));
     const auto policy = of_kind(docs, "NetworkPolicy").at(0);
     CHECK(egress_ports(policy) == std::set<int>{53, 80, 443, 6443});
-    CHECK(policy["spec"]["egress"][2]["to"][0]["ipBlock"]["cidr"].as<std::string>() ==
-          "0.0.0.0/0");
+    CHECK(policy["spec"]["egress"][2]["to"][0]["ipBlock"]["cidr"].as<std::string>() == "0.0.0.0/0");
   }
 }
 

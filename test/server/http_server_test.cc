@@ -326,7 +326,8 @@ TEST_CASE("a client that never reads does not hold a worker past the write deadl
   ::close(stuck);
 }
 
-TEST_CASE("a client that pipelines and never reads gets few answers made, not a connection's worth") {
+TEST_CASE(
+    "a client that pipelines and never reads gets few answers made, not a connection's worth") {
   ServerOptions options;
   options.phase_timeout = 1000ms;
   RunningServer s(options);

@@ -223,9 +223,8 @@ TEST_CASE("HTTPS: a burst of handshakes is served in turns, none lost") {
   REQUIRE(tls.ok());
   TlsServer s(*tls);
   // 48 clients at once, each its own connection: more handshakes than one turn takes.
-  const std::string out =
-      run("for i in $(seq 1 48); do curl -sS --max-time 20 --cacert " + pki.file("ca.crt") + " " +
-          s.url() + " & done; wait");
+  const std::string out = run("for i in $(seq 1 48); do curl -sS --max-time 20 --cacert " +
+                              pki.file("ca.crt") + " " + s.url() + " & done; wait");
   size_t served = 0;
   for (size_t at = out.find("peer=[]"); at != std::string::npos; at = out.find("peer=[]", at + 1)) {
     ++served;
