@@ -372,6 +372,28 @@ TEST_CASE("the chart's NetworkPolicy lets serve fetch what sender verification n
   }
 }
 
+TEST_CASE("the chart's NetworkPolicy admits the trigger API's callers as peers of their own") {
+  const auto helm = helm_or_skip();
+  if (helm.empty()) return;
+  const std::vector<std::string> base = {
+      "--set", "networkPolicy.enabled=true",
+      "--set", "networkPolicy.ingressFrom[0].namespaceSelector.matchLabels.team=ingress",
+      "--set", "networkPolicy.triggerFrom[0].namespaceSelector.matchLabels.team=ci"};
+  auto with_api = base;
+  with_api.insert(with_api.end(), {"--set", "triggerApi.enabled=true"});
+  const auto policy = of_kind(documents(helm_template(helm, "r", "ns1", with_api)), "NetworkPolicy")
+                          .at(0)["spec"]["ingress"];
+  REQUIRE(policy.size() == 2);
+  CHECK(policy[0]["from"][0]["namespaceSelector"]["matchLabels"]["team"].as<std::string>() ==
+        "ingress");
+  CHECK(policy[1]["from"][0]["namespaceSelector"]["matchLabels"]["team"].as<std::string>() == "ci");
+  CHECK(policy[1]["ports"][0]["port"].as<std::string>() == "http");
+  // Without the trigger API there is nothing for those peers to reach.
+  CHECK(of_kind(documents(helm_template(helm, "r", "ns1", base)), "NetworkPolicy")
+            .at(0)["spec"]["ingress"]
+            .size() == 1);
+}
+
 TEST_CASE("the chart's pod is hardened and probed") {
   const auto helm = helm_or_skip();
   if (helm.empty()) return;
