@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -84,10 +85,14 @@ constexpr int kMaxAcceptsPerTurn = 64;
 // Each turn serves every other ready connection first, then this many handshakes; the rest wait
 // for the next turn, in arrival order.
 constexpr int kMaxHandshakesPerTurn = 4;
-// Each connection's kernel send buffer (the kernel doubles it). Without a cap, loopback and
-// LAN autotuning let a client that pipelines requests and never reads take megabytes of
-// answers (100 /metrics renders per connection) before its write deadline can stop it.
-constexpr int kSendBuffer = 64 * 1024;
+// Bytes of answers a connection may hold in the kernel not yet sent (TCP_NOTSENT_LOWAT): past
+// it the socket stops being writable. Without a bound, autotuned send buffers let a client that
+// pipelines requests and never reads take megabytes of answers (100 /metrics renders per
+// connection) before its write deadline stops it. Bytes in flight are not bounded: the send
+// buffer still grows with the path's bandwidth-delay product, so a large answer to a distant
+// client that reads moves at the path's speed (a capped SO_SNDBUF turned autotuning off: ~128
+// KiB per round trip).
+constexpr int kMaxUnsentBytes = 64 * 1024;
 constexpr auto kTick = std::chrono::milliseconds(20);  // deadline resolution
 constexpr auto kLingerTime = std::chrono::seconds(2);  // after an answer that closes
 constexpr size_t kMaxLingerBytes = 4u << 20;
@@ -330,7 +335,7 @@ void HttpServer::Loop::accept_from(int listener) {
       }
       return;
     }
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &kSendBuffer, sizeof kSendBuffer);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &kMaxUnsentBytes, sizeof kMaxUnsentBytes);
     if (connections_.size() >= static_cast<size_t>(options_.max_connections) && !make_room(true)) {
       refuse(fd);
       continue;
