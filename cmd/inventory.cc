@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -21,6 +22,21 @@ Result<Inventory> load_stores(const GlobalOptions& global, const StoreScopeOptio
     }
   }
   return inventory;
+}
+
+std::unique_ptr<kube::ApiClient> connect_scoped(const GlobalOptions& global,
+                                                const StoreScopeOptions& stores,
+                                                Inventory& inventory, MatchScope& scope) {
+  auto client = connect_or_report(global);
+  if (!client) return nullptr;
+  auto loaded = load_stores(global, stores, *client);
+  if (!loaded) {
+    print_error(loaded.error());
+    return nullptr;
+  }
+  inventory = std::move(*loaded);
+  apply_store_scope(stores, inventory, scope);
+  return client;
 }
 
 ListedObjects listed_objects(const GlobalOptions& global, kube::ApiClient& client) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,13 @@ struct Inventory {
 /// Only the stores (for --provider, --store): what matching needs before the objects stream in.
 Result<Inventory> load_stores(const GlobalOptions& global, const StoreScopeOptions& stores,
                               kube::ApiClient& client);
+
+/// A direct match or trigger's start: connects to the cluster and sets the flags' store scope on
+/// `scope`, the stores it needs kept in `inventory` (which must outlive it). nullptr after
+/// printing why not.
+std::unique_ptr<kube::ApiClient> connect_scoped(const GlobalOptions& global,
+                                                const StoreScopeOptions& stores,
+                                                Inventory& inventory, MatchScope& scope);
 
 /// Every ExternalSecret in scope and, with -A, every ClusterExternalSecret, streamed page by
 /// page from LISTs.

@@ -56,14 +56,9 @@ int run_match(const GlobalOptions& global, const MatchOptions& given) {
     return kExitUsage;
   }
   if (!options.server.url.empty()) return run_match_remote(global, options, *keys);
-  auto client = connect_or_report(global);
+  Inventory inventory;
+  auto client = connect_scoped(global, options.scope, inventory, keys->scope);
   if (!client) return kExitUsage;
-  auto stores = load_stores(global, options.scope, *client);
-  if (!stores) {
-    print_error(stores.error());
-    return kExitUsage;
-  }
-  apply_store_scope(options.scope, *stores, keys->scope);
   // The trigger's pipeline without patches: pages are matched as they arrive and only matched
   // objects are kept.
   TriggerOptions dry;

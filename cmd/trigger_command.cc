@@ -251,14 +251,9 @@ int run_trigger(const GlobalOptions& global, const TriggerCommandOptions& given)
     }
     return run_trigger_remote(global, options, *keys);
   }
-  auto client = connect_or_report(global);
+  Inventory inventory;
+  auto client = connect_scoped(global, options.scope, inventory, keys->scope);
   if (!client) return kExitUsage;
-  auto stores = load_stores(global, options.scope, *client);
-  if (!stores) {
-    print_error(stores.error());
-    return kExitUsage;
-  }
-  apply_store_scope(options.scope, *stores, keys->scope);
   TriggerOptions run_options = options.run;
   run_options.value = trigger_stamp(std::chrono::system_clock::now());
   TriggerRun run(std::move(*keys), run_options);
