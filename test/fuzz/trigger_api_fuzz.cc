@@ -1,6 +1,7 @@
 // libFuzzer target: the trigger API's request parser (POST /v1/trigger and /v1/match) turns any
 // body into a request within its limits or a clear error, with and without a namespace
 // restriction; the error answers that quote it stay valid JSON.
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
