@@ -28,6 +28,11 @@ struct TriggerOptions {
   bool patch_children = false;
   int concurrency = 16;  ///< patches in flight at once
   bool dry_run = false;  ///< plan and report, patch nothing
+  /// Patch nothing whose refresh reaches beyond the namespaces asked for: a match on a
+  /// ClusterExternalSecret's child is skipped (kBeyondNamespaces) instead of patching the parent,
+  /// which refreshes its children in every namespace. The trigger API sets it when serve's
+  /// --trigger-namespaces restricts it; --force does not lift it.
+  bool confined = false;
 };
 
 /// One object to patch, with every match that led to it.
@@ -45,7 +50,9 @@ struct PlannedPatch {
 enum class SkipReason {
   kWillNotRefresh,
   kPossibleOnly,
-  kGenerator,  ///< an entry uses `sourceRef.generatorRef`: a refresh regenerates its values
+  kGenerator,         ///< an entry uses `sourceRef.generatorRef`: a refresh regenerates its values
+  kBeyondNamespaces,  ///< its ClusterExternalSecret would refresh namespaces out of reach
+                      ///< (confined)
 };
 
 /// One object that matched but is not patched.

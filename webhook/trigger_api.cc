@@ -193,6 +193,7 @@ http::Response TriggerApi::handle_match(std::string_view body) {
   keys.scope.store_kind = request->store_kind;
   TriggerOptions options = service_.settings().run;
   options.dry_run = true;
+  options.confined = !options_.namespaces.empty();
   const std::vector<std::string>& namespaces =
       request->namespaces.empty() ? options_.namespaces : request->namespaces;
   EventOutcome outcome = service_.plan(std::move(keys), options, request->provider,
@@ -215,6 +216,7 @@ http::Response TriggerApi::run(const TriggerRequest& request) {
   options.dry_run = request.dry_run;
   options.force = options.force || request.force;
   options.include_possible = options.include_possible || request.include_possible;
+  options.confined = !options_.namespaces.empty();
   const std::vector<std::string>& namespaces =
       request.namespaces.empty() ? options_.namespaces : request.namespaces;
   EventOutcome outcome = service_.plan(std::move(keys), options, request.provider,

@@ -18,32 +18,6 @@ std::string es_annotation(const std::string& ns, const std::string& name, const 
   return annotation(get_object("externalsecret", ns, name), key);
 }
 
-// A CES reading `key`, and its generated children in `namespaces`.
-void create_ces_with_children(const std::string& ces, const std::string& key,
-                              const std::vector<std::string>& namespaces) {
-  kubectl({"apply", "-f", "-"},
-          fmt::format("apiVersion: external-secrets.io/v1\nkind: ClusterExternalSecret\n"
-                      "metadata: {{name: {}}}\nspec:\n  namespaceSelectors:\n"
-                      "  - matchLabels: {{eso-test: {}}}\n  externalSecretSpec:\n"
-                      "    secretStoreRef: {{name: global, kind: ClusterSecretStore}}\n"
-                      "    target: {{name: shared}}\n    data:\n    - secretKey: p\n"
-                      "      remoteRef: {{key: \"{}\"}}\n",
-                      ces, ces, key));
-  const std::string uid =
-      kubectl({"get", "clusterexternalsecret", ces, "-o", "jsonpath={.metadata.uid}"});
-  for (const auto& ns : namespaces) {
-    kubectl({"apply", "-f", "-"},
-            fmt::format("apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata:\n"
-                        "  name: {}\n  namespace: {}\n  ownerReferences:\n"
-                        "  - {{apiVersion: external-secrets.io/v1, kind: ClusterExternalSecret, "
-                        "name: {}, uid: {}, controller: true}}\nspec:\n"
-                        "  secretStoreRef: {{name: global, kind: ClusterSecretStore}}\n"
-                        "  target: {{name: shared}}\n  data:\n  - secretKey: p\n"
-                        "    remoteRef: {{key: \"{}\"}}\n",
-                        ces, ns, ces, uid, key));
-  }
-}
-
 }  // namespace
 
 TEST_CASE("a key used by a ClusterExternalSecret patches the parent, never the children") {

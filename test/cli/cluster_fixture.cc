@@ -231,6 +231,31 @@ std::string external_secret_yaml(const std::string& namespace_name, const std::s
   return yaml + "---\n";
 }
 
+void create_ces_with_children(const std::string& ces, const std::string& key,
+                              const std::vector<std::string>& namespaces) {
+  kubectl({"apply", "-f", "-"},
+          fmt::format("apiVersion: external-secrets.io/v1\nkind: ClusterExternalSecret\n"
+                      "metadata: {{name: {}}}\nspec:\n  namespaceSelectors:\n"
+                      "  - matchLabels: {{eso-test: {}}}\n  externalSecretSpec:\n"
+                      "    secretStoreRef: {{name: global, kind: ClusterSecretStore}}\n"
+                      "    target: {{name: shared}}\n    data:\n    - secretKey: p\n"
+                      "      remoteRef: {{key: \"{}\"}}\n",
+                      ces, ces, key));
+  const std::string uid =
+      kubectl({"get", "clusterexternalsecret", ces, "-o", "jsonpath={.metadata.uid}"});
+  for (const auto& ns : namespaces) {
+    kubectl({"apply", "-f", "-"},
+            fmt::format("apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata:\n"
+                        "  name: {}\n  namespace: {}\n  ownerReferences:\n"
+                        "  - {{apiVersion: external-secrets.io/v1, kind: ClusterExternalSecret, "
+                        "name: {}, uid: {}, controller: true}}\nspec:\n"
+                        "  secretStoreRef: {{name: global, kind: ClusterSecretStore}}\n"
+                        "  target: {{name: shared}}\n  data:\n  - secretKey: p\n"
+                        "    remoteRef: {{key: \"{}\"}}\n",
+                        ces, ns, ces, uid, key));
+  }
+}
+
 void mark_synced(const std::string& namespace_name, const std::string& name) {
   kubectl({"patch", "externalsecret", name, "-n", namespace_name, "--subresource=status",
            "--type=merge", "-p", R"({"status":{"syncedResourceVersion":"1-0123456789abcdef"}})"});

@@ -86,6 +86,11 @@ std::string external_secret_yaml(const std::string& namespace_name, const std::s
                                  const std::vector<std::string>& keys,
                                  const std::string& extra_spec = "");
 
+/// A ClusterExternalSecret `ces` reading `key`, and the children its controller would generate
+/// in `namespaces` (with the owner reference ESO sets; the test cluster has no controller).
+void create_ces_with_children(const std::string& ces, const std::string& key,
+                              const std::vector<std::string>& namespaces);
+
 /// Marks an ExternalSecret as synced by ESO (sets status.syncedResourceVersion), which the
 /// test cluster has no controller to do.
 void mark_synced(const std::string& namespace_name, const std::string& name);

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include <doctest/doctest.h>
@@ -266,6 +267,39 @@ TEST_CASE("the trigger API refuses bad requests with 400 422 and 403 and patches
   CHECK(ok.status == 200);
   CHECK_FALSE(force_sync(ns, "db").empty());
   CHECK(force_sync(other, "db").empty());
+}
+
+// A ClusterExternalSecret refreshes its children in every namespace: a trigger API confined to
+// some namespaces must not patch one because a child in an allowed namespace matched.
+TEST_CASE(
+    "the trigger API confined by --trigger-namespaces never patches a ClusterExternalSecret") {
+  const auto ns = unique_namespace("tapi-ces");
+  const auto other = unique_namespace("tapi-ces-other");
+  const std::string ces = "ces-" + ns;
+  const std::string key = "/tapi-ces/" + ns;
+  create_ces_with_children(ces, key, {ns, other});
+  kubectl({"apply", "-f", "-"}, external_secret_yaml(ns, "own", {key}));
+  Server server({"-A"}, {"--trigger-namespaces", ns}, {std::string("TRIGGER_TOKEN=") + kToken});
+
+  const auto r = post_trigger(server, R"({"keys": [")" + key + R"("], "force": true})");
+  INFO(r.body);
+  CHECK(r.status == 200);
+  const auto doc = parse(r.body);
+  std::map<std::string, std::string> results;
+  for (const auto& o : doc["objects"].GetArray()) {
+    results[std::string(o["kind"].GetString()) + "/" + o["name"].GetString()] =
+        o["result"].GetString();
+    if (std::string(o["result"].GetString()) == "skipped") {
+      CHECK(contains(o["reason"].GetString(), "--trigger-namespaces"));
+    }
+  }
+  CHECK(results["ExternalSecret/own"] == "patched");
+  CHECK(results["ExternalSecret/" + ces] == "skipped");
+  CHECK(results.count("ClusterExternalSecret/" + ces) == 0);
+  CHECK_FALSE(force_sync(ns, "own").empty());
+  CHECK(kubectl({"get", "clusterexternalsecret", ces, "-o",
+                 "jsonpath={.metadata.annotations.external-secrets\\.io/force-sync}"})
+            .empty());
 }
 
 // Why the stand-in: the real controller (real_eso_test.cc) answers every object; here it must

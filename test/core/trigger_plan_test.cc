@@ -160,6 +160,28 @@ TEST_CASE("matches on a ClusterExternalSecret's children patch the parent once")
                                  "own:force-sync=v"});
 }
 
+TEST_CASE("a confined plan skips ClusterExternalSecret children even with --force") {
+  const std::vector<ExternalSecret> objects{
+      test::es_from_json(R"({"metadata": {"namespace": "a", "name": "db",
+        "ownerReferences": [{"kind": "ClusterExternalSecret", "name": "shared"}]},
+        "spec": {"data": [{"remoteRef": {"key": "/k"}}]}})"),
+      test::es_from_json(R"({"metadata": {"namespace": "a", "name": "own"},
+        "spec": {"data": [{"remoteRef": {"key": "/k"}}]}})"),
+  };
+  const auto matches = match_keys(objects, {"/k"}).matches;
+  TriggerOptions options{"force-sync", "v", true, false, false};
+  options.confined = true;
+  const auto plan = plan_trigger(matches, options);
+  REQUIRE(plan.patches.size() == 1);
+  CHECK(plan.patches[0].target == ObjectRef{"ExternalSecret", "a", "own"});
+  REQUIRE(plan.skipped.size() == 1);
+  CHECK(plan.skipped[0].target == ObjectRef{"ExternalSecret", "a", "db"});
+  CHECK(plan.skipped[0].reason == SkipReason::kBeyondNamespaces);
+  CHECK(skip_text(plan.skipped[0]).find("--trigger-namespaces") != std::string::npos);
+  options.confined = false;
+  CHECK(plan_trigger(matches, options).patches.size() == 2);
+}
+
 TEST_CASE("possible matches are skipped unless --include-possible") {
   const std::vector<ExternalSecret> objects{test::es_from_json(
       R"({"metadata": {"namespace": "a", "name": "tags"},
