@@ -142,7 +142,14 @@ void add_auth_options(CLI::App* cmd, ServeOptions& options) {
 void add_trigger_api_options(CLI::App* cmd, ServeOptions& options) {
   cmd->add_option("--trigger-namespaces", options.trigger_namespaces,
                   "Namespaces POST /v1/trigger may reach (default: every one serve watches)")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->transform(CLI::Validator(
+          [](std::string& name) {  // "a, b" means a and b
+            name.erase(0, name.find_first_not_of(" \t"));
+            name.erase(name.find_last_not_of(" \t") + 1);
+            return std::string();
+          },
+          "", "trimmed"));
   cmd->add_option("--trigger-max-wait", options.trigger_max_wait,
                   "The longest \"wait\" a trigger request may ask for")
       ->capture_default_str();
@@ -240,6 +247,12 @@ std::optional<Error> check_configuration(const ServeOptions& options,
     return Error{ErrorCode::kInvalidArgument,
                  "an API key is set (WEBHOOK_API_KEY or api-key) but neither --api-key-header "
                  "nor --api-key-query says where senders put it"};
+  }
+  if (options.workers > 1 && options.trigger_max_waiting >= options.workers) {
+    return Error{ErrorCode::kInvalidArgument,
+                 fmt::format("--trigger-max-waiting {} must be below --workers {}: a waiting "
+                             "trigger holds a worker, and webhooks need one",
+                             options.trigger_max_waiting, options.workers)};
   }
   const std::string& token = secrets.trigger_token;
   if (!token.empty() &&
@@ -544,7 +557,9 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
                        counters, &observer, watchers.stores());
   webhook::TriggerApi trigger_api(
       service, *client,
-      {options.trigger_namespaces, d.trigger_wait, 1000, options.trigger_max_waiting},
+      {options.trigger_namespaces, d.trigger_wait, 1000,
+       // one worker at the least stays with the webhooks (with --workers 1, no trigger waits)
+       std::min(options.trigger_max_waiting, options.workers - 1), &g_stop},
       client->group_version());
   webhook::WebhookHandler handler(
       options.http, setup->route_stores, setup->route_providers, service, credentials, metrics,

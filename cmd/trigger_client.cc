@@ -29,9 +29,9 @@ Result<std::string> read_token(const ServerTarget& target) {
   } else if (const char* env = std::getenv("ESO_UPDATER_TOKEN")) {
     token = env;
   }
-  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) {
-    token.pop_back();
-  }
+  // Line ends only, as serve reads its trigger-token file: a token file both sides share (a
+  // mounted Secret) must give the same token on each.
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
   if (token.empty()) {
     return Error{ErrorCode::kConfig,
                  "--server needs the trigger token: --token-file FILE or ESO_UPDATER_TOKEN"};

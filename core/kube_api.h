@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <string>
@@ -75,13 +76,15 @@ class KubeApi {
 
   /// Streams the sync state of every ExternalSecret in `namespace_name` ("" = all namespaces)
   /// that changes after `resource_version` to `on_change` (a WATCH), until `on_change` returns
-  /// false (ok) or `deadline` passes (ok). An error when the watch cannot be had or breaks: the
-  /// caller polls instead. The default implementation has no watch (kInternal).
+  /// false (ok), `deadline` passes (ok) or `*cancel` turns true (ok; nullptr: never). An error
+  /// when the watch cannot be had or breaks: the caller polls instead. The default
+  /// implementation has no watch (kInternal).
   virtual Status watch_sync_states(const std::string& namespace_name,
                                    const std::string& resource_version,
                                    std::chrono::steady_clock::time_point deadline,
-                                   const std::function<bool(const SyncState&)>& on_change) {
-    (void)namespace_name, (void)resource_version, (void)deadline, (void)on_change;
+                                   const std::function<bool(const SyncState&)>& on_change,
+                                   const std::atomic<bool>* cancel) {
+    (void)namespace_name, (void)resource_version, (void)deadline, (void)on_change, (void)cancel;
     return Error{ErrorCode::kInternal, "this client cannot watch"};
   }
 

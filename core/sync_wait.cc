@@ -79,9 +79,11 @@ std::string common_namespace(const std::vector<WaitResult>& results) {
 // Follows the pending targets through one watch from `from`; false when the watch failed.
 bool watch_pending(KubeApi& api, std::vector<WaitResult>& results, const std::string& from,
                    std::chrono::steady_clock::time_point start,
-                   std::chrono::steady_clock::time_point deadline, Clock& clock) {
-  const auto watched =
-      api.watch_sync_states(common_namespace(results), from, deadline, [&](const SyncState& state) {
+                   std::chrono::steady_clock::time_point deadline, Clock& clock,
+                   const std::atomic<bool>* cancel) {
+  const auto watched = api.watch_sync_states(
+      common_namespace(results), from, deadline,
+      [&](const SyncState& state) {
         for (auto& r : results) {
           if (r.outcome == SyncOutcome::kPending &&
               r.target.ref.namespace_name == state.ref.namespace_name &&
@@ -90,7 +92,8 @@ bool watch_pending(KubeApi& api, std::vector<WaitResult>& results, const std::st
           }
         }
         return !all_answered(results);
-      });
+      },
+      cancel);
   return static_cast<bool>(watched);
 }
 
@@ -104,25 +107,36 @@ Clock& system_clock() {
 std::vector<WaitResult> wait_for_sync(KubeApi& api, const std::vector<WaitTarget>& targets,
                                       std::chrono::steady_clock::time_point start,
                                       std::chrono::milliseconds timeout,
-                                      std::chrono::milliseconds interval, Clock& clock) {
+                                      std::chrono::milliseconds interval, Clock& clock,
+                                      const std::atomic<bool>* cancel) {
   std::vector<WaitResult> results;
   results.reserve(targets.size());
   for (const auto& t : targets) results.push_back(WaitResult{t, SyncOutcome::kPending, "", {}});
   const auto deadline = start + timeout;
+  const auto cancelled = [cancel] { return cancel != nullptr && cancel->load(); };
+  const auto over = [&] { return all_answered(results) || clock.now() >= deadline || cancelled(); };
   bool watching = true;  // until the client cannot watch, or a watch breaks: then poll
   while (true) {
     const std::string from = poll_pending(api, results, start, clock);
-    if (all_answered(results) || clock.now() >= deadline) break;
+    if (over()) break;
     if (watching && !from.empty()) {
-      watching = watch_pending(api, results, from, start, deadline, clock);
-      if (all_answered(results) || clock.now() >= deadline) break;
+      watching = watch_pending(api, results, from, start, deadline, clock, cancel);
+      if (over()) break;
       if (watching) continue;  // the server ended the watch early: read again, watch again
     }
     clock.sleep_for(std::min(
         interval, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock.now())));
   }
+  const auto waited =
+      std::min(timeout, std::chrono::duration_cast<std::chrono::milliseconds>(clock.now() - start));
   for (auto& r : results) {
-    if (r.outcome == SyncOutcome::kPending) r.elapsed = timeout;
+    if (r.outcome != SyncOutcome::kPending) continue;
+    if (cancelled()) {
+      r.elapsed = waited;
+      r.detail = "the wait was cut short: serve is stopping";
+    } else {
+      r.elapsed = timeout;
+    }
   }
   return results;
 }

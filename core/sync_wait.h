@@ -41,10 +41,12 @@ struct WaitResult {
 /// so a sync is seen as soon as ESO writes its status, until ESO answers (check_sync) or
 /// `timeout` has passed since `start`. Where the client cannot watch, or a watch breaks, it polls
 /// every `interval` instead. An object deleted meanwhile fails; API errors are retried until the
-/// deadline and reported in `detail`.
+/// deadline and reported in `detail`. When `*cancel` turns true (serve stopping; nullptr: never)
+/// the wait ends within `interval`, the unanswered targets pending with a detail that says so.
 std::vector<WaitResult> wait_for_sync(KubeApi& api, const std::vector<WaitTarget>& targets,
                                       std::chrono::steady_clock::time_point start,
                                       std::chrono::milliseconds timeout,
-                                      std::chrono::milliseconds interval, Clock& clock);
+                                      std::chrono::milliseconds interval, Clock& clock,
+                                      const std::atomic<bool>* cancel = nullptr);
 
 }  // namespace eso

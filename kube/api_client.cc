@@ -450,7 +450,8 @@ Result<ApiClient::WatchEnd> ApiClient::watch_into(const std::string& kind, const
 Status ApiClient::watch_sync_states(const std::string& namespace_name,
                                     const std::string& resource_version,
                                     std::chrono::steady_clock::time_point deadline,
-                                    const std::function<bool(const SyncState&)>& on_change) {
+                                    const std::function<bool(const SyncState&)>& on_change,
+                                    const std::atomic<bool>* cancel) {
   const auto remaining =
       std::chrono::ceil<std::chrono::seconds>(deadline - std::chrono::steady_clock::now());
   if (remaining.count() <= 0) return ok_status();
@@ -459,6 +460,7 @@ Status ApiClient::watch_sync_states(const std::string& namespace_name,
                            "?watch=1&resourceVersion=" + url_escape(resource_version) +
                            fmt::format("&timeoutSeconds={}", remaining.count());
   HttpRequest request = make_request("GET", path, remaining + std::chrono::seconds(2));
+  request.cancel = cancel;
   std::string buffer;
   bool answered = false;  // on_change said it has all it waited for
   bool gone = false;
@@ -485,7 +487,8 @@ Status ApiClient::watch_sync_states(const std::string& namespace_name,
     return buffer.size() < (size_t{64} << 20);
   };
   auto response = transport_->send(request);
-  if (answered || std::chrono::steady_clock::now() >= deadline) return ok_status();
+  const bool cancelled = cancel != nullptr && cancel->load();
+  if (answered || cancelled || std::chrono::steady_clock::now() >= deadline) return ok_status();
   if (!response) return response.error();
   if (gone || response->status != 200) {
     return Error{

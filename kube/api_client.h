@@ -31,7 +31,8 @@ class ApiClient final : public KubeApi {
                                         std::string_view value, AnnotationPlace place) override;
   Status watch_sync_states(const std::string& namespace_name, const std::string& resource_version,
                            std::chrono::steady_clock::time_point deadline,
-                           const std::function<bool(const SyncState&)>& on_change) override;
+                           const std::function<bool(const SyncState&)>& on_change,
+                           const std::atomic<bool>* cancel) override;
 
   /// How a watch ended.
   enum class WatchEnd {

@@ -101,7 +101,8 @@ std::map<ObjectRef, std::optional<ReadyCondition>> states_before(KubeApi& api,
 
 std::vector<WaitResult> wait_for(KubeApi& api, const TriggerRun& run,
                                  const std::map<ObjectRef, std::optional<ReadyCondition>>& before,
-                                 std::chrono::milliseconds wait) {
+                                 std::chrono::milliseconds wait,
+                                 const std::atomic<bool>* stopping) {
   const auto started = std::chrono::steady_clock::now();
   std::vector<WaitResult> waits;
   auto targets = wait_targets(run.plan(), run.results(), waits);
@@ -109,8 +110,8 @@ std::vector<WaitResult> wait_for(KubeApi& api, const TriggerRun& run,
     const auto found = before.find(t.ref);
     t.ready_before = found != before.end() ? found->second : std::nullopt;
   }
-  auto answered =
-      wait_for_sync(api, targets, started, wait, std::chrono::milliseconds(500), system_clock());
+  auto answered = wait_for_sync(api, targets, started, wait, std::chrono::milliseconds(500),
+                                system_clock(), stopping);
   waits.insert(waits.end(), answered.begin(), answered.end());
   return waits;
 }
@@ -174,6 +175,11 @@ http::Response TriggerApi::handle(std::string_view body) {
   // A wait holds a worker: at most max_waiting at once, so webhooks keep the others.
   if (waiting_.fetch_add(1) >= options_.max_waiting) {
     --waiting_;
+    if (options_.max_waiting <= 0) {
+      return error_response(503,
+                            "serve runs one worker (--workers 1), which a waiting trigger "
+                            "would hold from the webhooks: trigger without \"wait\"");
+    }
     return error_response(503, fmt::format("{} trigger request(s) are already waiting for ESO; "
                                            "retry, or trigger without \"wait\"",
                                            options_.max_waiting));
@@ -227,7 +233,7 @@ http::Response TriggerApi::run(const TriggerRequest& request) {
   const bool wait = request.wait.count() > 0 && !request.dry_run;
   const auto before = wait ? states_before(api_, run) : decltype(states_before(api_, run)){};
   service_.patch(run);
-  if (wait) waits = wait_for(api_, run, before, request.wait);
+  if (wait) waits = wait_for(api_, run, before, request.wait, options_.stopping);
   const TriggerReport report{run.plan().value, request.dry_run,
                              build_reports(run.plan(), run.results(), request.dry_run),
                              run.matched().problems, waits};

@@ -23,6 +23,8 @@ struct TriggerApiOptions {
   /// Requests waiting for ESO at once; each holds a worker while it waits, so webhooks keep
   /// the rest.
   int max_waiting = 1;
+  /// Set when serve stops (SIGTERM): waiting requests answer at once with what they have.
+  const std::atomic<bool>* stopping = nullptr;
 };
 
 /// A `POST /v1/trigger` body: {"keys", "namespaces", "store", "storeKind", "provider",

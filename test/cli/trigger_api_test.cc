@@ -4,8 +4,10 @@
 // real_eso_test.cc.
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <thread>
 
@@ -323,6 +325,62 @@ TEST_CASE("trigger --server --wait exits 0 when ESO synced and 4 when the wait r
   INFO(silent.out, silent.err);
   CHECK(silent.exit_code == 4);
   CHECK(contains(silent.out, "timeout"));
+}
+
+}  // namespace eso::test
+
+namespace eso::test {
+
+// A waiting trigger must not hold serve's shutdown until the drain timeout: SIGTERM ends the
+// wait at once, the client gets the report (not synced: exit 4, saying why) and serve exits 0.
+TEST_CASE("SIGTERM ends a waiting trigger at once with its report and serve exits 0") {
+  const auto ns = unique_namespace("tapi-term");
+  const std::string key = "/" + ns + "/db";
+  kubectl({"apply", "-f", "-"}, external_secret_yaml(ns, "db", {key}));  // no ESO: never synced
+  Server server({"-A"}, {"--drain-timeout", "30s"}, {std::string("TRIGGER_TOKEN=") + kToken});
+  auto waiting = std::async(std::launch::async, [&] {
+    return remote_trigger(server, {"-k", key, "--wait", "--timeout", "2m", "-o", "json"});
+  });
+  for (int i = 0; i < 100 && force_sync(ns, "db").empty(); ++i) std::this_thread::sleep_for(100ms);
+  REQUIRE_FALSE(force_sync(ns, "db").empty());
+  std::this_thread::sleep_for(500ms);  // into the wait
+  const auto signalled = std::chrono::steady_clock::now();
+  server.signal(SIGTERM);
+  const auto r = waiting.get();
+  const auto took = std::chrono::steady_clock::now() - signalled;
+  INFO(r.out, r.err);
+  CHECK(r.exit_code == 4);
+  CHECK(took < std::chrono::seconds(10));
+  const auto doc = parse(r.out);
+  REQUIRE(doc.HasMember("waits"));
+  REQUIRE(doc["waits"].Size() == 1);
+  CHECK(contains(doc["waits"][0]["detail"].GetString(), "serve is stopping"));
+  CHECK(server.wait(15) == 0);
+}
+
+TEST_CASE("waiting triggers leave webhooks a worker and trigger namespaces are trimmed") {
+  // More waiting triggers than workers would let pipelines stall every webhook.
+  const auto refused = eso_updater(
+      {"serve", "--listen", "127.0.0.1:0", "--workers", "2", "--trigger-max-waiting", "2"},
+      {"WEBHOOK_BEARER_TOKEN=hook-token-1", std::string("TRIGGER_TOKEN=") + kToken});
+  CHECK(refused.exit_code == 2);
+  CHECK(contains(refused.err, "--trigger-max-waiting 2 must be below --workers 2"));
+
+  const auto ns = unique_namespace("tapi-one");
+  const std::string key = "/" + ns + "/db";
+  kubectl({"apply", "-f", "-"}, external_secret_yaml(ns, "db", {key}));
+  Server server({"-A"}, {"--workers", "1", "--trigger-namespaces", "elsewhere, " + ns},
+                {std::string("TRIGGER_TOKEN=") + kToken});
+  // One worker: a trigger may not wait on it, but may trigger; "elsewhere, NS" allows NS.
+  const auto wait = post_trigger(server, R"({"keys": [")" + key + R"("], "wait": "1m"})");
+  CHECK(wait.status == 503);
+  CHECK(contains(wait.body, "--workers 1"));
+  CHECK(force_sync(ns, "db").empty());
+  const auto now =
+      post_trigger(server, R"({"keys": [")" + key + R"("], "namespaces": [")" + ns + R"("]})");
+  INFO(now.body);
+  CHECK(now.status == 200);
+  CHECK_FALSE(force_sync(ns, "db").empty());
 }
 
 }  // namespace eso::test

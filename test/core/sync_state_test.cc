@@ -1,5 +1,7 @@
 #include "core/sync_state.h"
 
+#include <atomic>
+
 #include <doctest/doctest.h>
 
 #include "core/sync_wait.h"
@@ -142,6 +144,44 @@ TEST_CASE("wait_for_sync polls until each object answers or the deadline passes"
   CHECK(results[4].detail == "deleted while waiting");
   CHECK(clock.t - std::chrono::steady_clock::time_point{} == std::chrono::seconds(10));
   CHECK(clock.sleeps == 20);
+}
+
+}  // namespace eso
+
+namespace eso {
+
+TEST_CASE("wait_for_sync ends early when cancelled and says why") {
+  test::FakeKube kube;
+  std::atomic<bool> stop{false};
+  // A clock whose third sleep is when serve is told to stop.
+  class StoppingClock final : public Clock {
+   public:
+    explicit StoppingClock(std::atomic<bool>& stop) : stop_(stop) {}
+    std::chrono::steady_clock::time_point t{};
+    int sleeps = 0;
+    std::chrono::steady_clock::time_point now() override { return t; }
+    void sleep_for(std::chrono::milliseconds d) override {
+      t += d;
+      if (++sleeps == 3) stop_ = true;
+    }
+
+   private:
+    std::atomic<bool>& stop_;
+  } clock(stop);
+  kube.get = [&](const ObjectRef& ref) -> Result<SyncState> {
+    auto s = state_with(1, {}, {});
+    s.ref = ref;
+    return s;
+  };
+  const std::vector<WaitTarget> targets{WaitTarget{ObjectRef{"ExternalSecret", "ns", "silent"},
+                                                   "force-sync", "v", std::nullopt, ObjectRef{}}};
+  const auto results = wait_for_sync(kube, targets, clock.now(), std::chrono::minutes(10),
+                                     std::chrono::milliseconds(500), clock, &stop);
+  REQUIRE(results.size() == 1);
+  CHECK(results[0].outcome == SyncOutcome::kPending);
+  CHECK(results[0].elapsed == std::chrono::milliseconds(1500));
+  CHECK(results[0].detail.find("serve is stopping") != std::string::npos);
+  CHECK(clock.sleeps == 3);
 }
 
 }  // namespace eso
