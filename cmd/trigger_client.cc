@@ -104,6 +104,15 @@ Result<ServerAnswer> post_to_server(const ServerTarget& target, const std::strin
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   if (!target.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, target.ca_file.c_str());
   const CURLcode rc = curl_easy_perform(c);
+  long sent = 0;  // request bytes that left: then serve may have acted on it
+  curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &sent);
+  if (rc != CURLE_OK && sent > 0) {
+    return Error{ErrorCode::kUnreachable,
+                 fmt::format("sent the request to {} but its answer was lost: {}. The trigger "
+                             "may have run: look at the objects before retrying (a proxy in "
+                             "front of serve needs a read timeout longer than --timeout)",
+                             url, curl_easy_strerror(rc))};
+  }
   if (rc != CURLE_OK) {
     const bool tls = rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
                      rc == CURLE_SSL_CONNECT_ERROR;
@@ -138,6 +147,13 @@ Error server_error(const ServerTarget& target, const std::string& path,
                                url, answer.status, path)};
     case 503:
       return Error{ErrorCode::kUnreachable, fmt::format("{} is not ready: {}", url, message)};
+    case 502:
+    case 504:  // serve answers these with a report; without one, a proxy in front of it did
+      return Error{ErrorCode::kUnreachable,
+                   fmt::format("{} answered HTTP {} without a trigger report (a proxy in front "
+                               "of serve?): the trigger may have run, look at the objects before "
+                               "retrying; give the proxy a read timeout longer than --timeout",
+                               url, answer.status)};
     default:
       return Error{
           answer.status == 403 ? ErrorCode::kForbidden : ErrorCode::kInvalidArgument,

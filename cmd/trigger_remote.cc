@@ -9,6 +9,7 @@
 #include <rapidjson/writer.h>
 
 #include "cmd/exit_code.h"
+#include "cmd/inventory.h"
 #include "cmd/object_names.h"
 #include "cmd/table.h"
 #include "cmd/trigger_client.h"
@@ -45,7 +46,7 @@ std::string request_body(const GlobalOptions& global, const TriggerCommandOption
   w.Bool(options.run.force);
   w.Key("includePossible");
   w.Bool(options.run.include_possible);
-  if (options.wait) {
+  if (options.wait && !options.run.dry_run) {  // as a direct trigger: a dry run waits for nothing
     w.Key("wait");
     w.String(options.timeout);
   }
@@ -98,6 +99,16 @@ void print_tables(const Json& report) {
                    fmt::format("{:.1f}s", elapsed), detail});
   }
   waits.print(stdout);
+}
+
+// What a direct trigger warns of on stderr: the objects whose fields could not be read.
+void warn_remote_problems(const Json& report) {
+  if (!report.HasMember("problems") || !report["problems"].IsArray()) return;
+  for (const auto& p : report["problems"].GetArray()) {
+    const ObjectRef ref{json_text(p, "kind"), json_text(p, "namespace"), json_text(p, "name")};
+    fmt::print(stderr, "warning: {} {}: {}\n", display_name(ref), json_text(p, "field"),
+               json_text(p, "message"));
+  }
 }
 
 void print_report(const Json& report, OutputFormat output) {
@@ -175,6 +186,10 @@ int run_trigger_remote(const GlobalOptions& global, const TriggerCommandOptions&
   if (!is_report) {
     print_error(server_error(options.server, "/v1/trigger", *answer));
     return kExitUsage;
+  }
+  warn_remote_problems(report);
+  if (options.wait && !report.HasMember("waits")) {  // a dry run: as a direct trigger prints it
+    report.AddMember("waits", rapidjson::Value(rapidjson::kArrayType), report.GetAllocator());
   }
   print_report(report, options.output);
   return exit_code_of(report, options, keys.keys);

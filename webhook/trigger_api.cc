@@ -51,7 +51,7 @@ Status read_wait(const Json& value, const TriggerApiOptions& options, TriggerReq
   const auto d = parse_go_duration(text);
   if (!d) return invalid("\"wait\": " + d.error().message);
   if (d->count() <= 0) return invalid("\"wait\" must be positive (leave it out not to wait)");
-  out.wait = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+  out.wait = std::chrono::ceil<std::chrono::milliseconds>(*d);  // "500us" still waits
   if (out.wait > options.max_wait) {
     return invalid(
         fmt::format("\"wait\" {} is longer than this server allows ({} s; serve "

@@ -17,6 +17,7 @@
 
 #include "test/cli/cluster_fixture.h"
 #include "test/cli/serve_process.h"
+#include "test/kube/loopback_api_server.h"
 
 namespace eso::test {
 namespace {
@@ -140,13 +141,33 @@ TEST_CASE("match --server answers from serve's index as a direct match does") {
 
 TEST_CASE("trigger --server exits as a direct trigger does and says what is wrong") {
   const auto ns = unique_namespace("tapi-exit");
-  kubectl({"apply", "-f", "-"}, external_secret_yaml(ns, "db", {"/" + ns + "/db"}));
+  kubectl({"apply", "-f", "-"}, external_secret_yaml(ns, "db", {"/" + ns + "/db"}) +
+                                    external_secret_yaml(ns, "broken", {},
+                                                         "  dataFrom:\n  - find: {path: /" + ns +
+                                                             ", name: {regexp: \"(\"}}\n"));
   Server server({"-A"}, {}, {std::string("TRIGGER_TOKEN=") + kToken});
+
+  // What the index could not read is warned of on stderr, as by a direct trigger.
+  const auto warned = remote_trigger(server, {"-k", "/" + ns + "/db", "--dry-run"});
+  INFO(warned.out, warned.err);
+  CHECK(warned.exit_code == 0);
+  CHECK(contains(warned.err, "warning: " + ns + "/broken spec.dataFrom[0].find.name.regexp"));
 
   const auto none = remote_trigger(server, {"-k", "/" + ns + "/none", "--require-match"});
   CHECK(none.exit_code == 1);
   CHECK(contains(none.err, "nothing to trigger"));
   CHECK(remote_trigger(server, {"-k", "/" + ns + "/none"}).exit_code == 0);
+
+  // A dry run waits for nothing, as a direct one: no "wait" is sent (30m is past serve's
+  // --trigger-max-wait) and the JSON still holds an empty "waits".
+  const auto dry = remote_trigger(
+      server, {"-k", "/" + ns + "/db", "--dry-run", "--wait", "--timeout", "30m", "-o", "json"});
+  INFO(dry.out, dry.err);
+  CHECK(dry.exit_code == 0);
+  const auto dry_doc = parse(dry.out);
+  REQUIRE(dry_doc.HasMember("waits"));
+  CHECK(dry_doc["waits"].Empty());
+  CHECK(force_sync(ns, "db").empty());
 
   const auto wrong = remote_trigger(server, {"-k", "/" + ns + "/db"}, "not-the-token");
   server.secret("not-the-token");
@@ -381,6 +402,36 @@ TEST_CASE("waiting triggers leave webhooks a worker and trigger namespaces are t
   INFO(now.body);
   CHECK(now.status == 200);
   CHECK_FALSE(force_sync(ns, "db").empty());
+}
+
+}  // namespace eso::test
+
+namespace eso::test {
+
+// A request that left but whose answer did not come back may have run: the pipeline must hear
+// that, not "cannot reach" or "refused" (an Ingress in front of serve ends a long --wait at its
+// read timeout with a 504 page of its own).
+TEST_CASE("trigger --server says the trigger may have run when its answer is lost") {
+  const auto trigger_at = [](const std::string& url) {
+    return run_process({ESO_UPDATER_BINARY, "trigger", "--server", url, "-k", "/lost/answer"},
+                       {"KUBECONFIG=/nonexistent", std::string("ESO_UPDATER_TOKEN=") + kToken});
+  };
+  LoopbackApiServer gateway([](int, const std::string&, const LoopbackApiServer::Send& send) {
+    send(LoopbackApiServer::response(504, "<html>504 Gateway Time-out</html>"));
+  });
+  const auto page = trigger_at(gateway.url());
+  INFO(page.err);
+  CHECK(page.exit_code == 2);
+  CHECK(contains(page.err, "HTTP 504 without a trigger report"));
+  CHECK(contains(page.err, "may have run"));
+
+  LoopbackApiServer silent([](int, const std::string&, const LoopbackApiServer::Send&) {});
+  const auto lost = trigger_at(silent.url());
+  INFO(lost.err);
+  CHECK(lost.exit_code == 2);
+  CHECK(contains(lost.err, "answer was lost"));
+  CHECK(contains(lost.err, "may have run"));
+  CHECK_FALSE(contains(lost.err, kToken));
 }
 
 }  // namespace eso::test
