@@ -254,9 +254,7 @@ std::optional<Error> check_configuration(const ServeOptions& options,
                              "trigger holds a worker, and webhooks need one",
                              options.trigger_max_waiting, options.workers)};
   }
-  const std::string& token = secrets.trigger_token;
-  if (!token.empty() &&
-      (token == secrets.http.token || token == secrets.http.password || token == secrets.api_key)) {
+  if (webhook::trigger_token_shared(secrets) || credentials.trigger_token_refused()) {
     return Error{ErrorCode::kConfig,
                  "the trigger token equals a webhook credential: give the trigger API a token of "
                  "its own, so a webhook sender cannot call it"};

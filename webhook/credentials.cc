@@ -61,7 +61,25 @@ Secrets Credentials::current() {
   if (auto v = read("doppler-secret")) cached_.signing["doppler"] = *v;
   if (auto v = read("infisical-secret")) cached_.signing["infisical"] = *v;
   if (auto v = read("trigger-token")) cached_.trigger_token = *v;
+  // A rotation must not make the two one credential: checked at start, and here the trigger API
+  // goes off (404) until the files differ again.
+  refused_ = trigger_token_shared(cached_);
+  if (refused_) {
+    fmt::print(stderr,
+               "eso-updater serve: the trigger token in {} equals a webhook credential; the "
+               "trigger API is off until they differ\n",
+               dir_);
+    cached_.trigger_token.clear();
+  }
   return cached_;
+}
+
+bool trigger_token_shared(const Secrets& s) {
+  const std::string& t = s.trigger_token;
+  if (t.empty()) return false;
+  return t == s.http.token || t == s.http.password || t == s.api_key ||
+         std::any_of(s.signing.begin(), s.signing.end(),
+                     [&](const auto& signing) { return signing.second == t; });
 }
 
 bool Credentials::any_webhook() {

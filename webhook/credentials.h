@@ -32,6 +32,12 @@ class Credentials {
   Secrets current();
   /// Any webhook credential at all (the trigger token is not one).
   bool any_webhook();
+  /// The last read of the directory found the trigger token equal to a webhook credential
+  /// (trigger_token_shared) and left it out of current().
+  bool trigger_token_refused() {
+    std::lock_guard lock(mu_);
+    return refused_;
+  }
 
  private:
   std::optional<std::string> read(const char* name) const;
@@ -41,8 +47,13 @@ class Credentials {
   std::mutex mu_;
   Secrets cached_;
   std::string stamp_ = "unread";
+  bool refused_ = false;
   std::chrono::steady_clock::time_point checked_{};
 };
+
+/// The trigger token is also a webhook credential (the bearer token, the password, the API key
+/// or a signing secret): a sender could then call the trigger API, or a pipeline the webhooks.
+bool trigger_token_shared(const Secrets& s);
 
 /// DESIGN.md §6: a user without a password (or the reverse) is a configuration error, never a
 /// Basic check that accepts "user:". Names what is missing and where it would come from.

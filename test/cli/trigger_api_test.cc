@@ -435,3 +435,43 @@ TEST_CASE("trigger --server says the trigger may have run when its answer is los
 }
 
 }  // namespace eso::test
+
+namespace eso::test {
+
+TEST_CASE("a trigger token equal to any webhook credential is refused at start and on rotation") {
+  const auto signing =
+      eso_updater({"serve", "--listen", "127.0.0.1:0"},
+                  {"DOPPLER_WEBHOOK_SECRET=shared-signing-2", "TRIGGER_TOKEN=shared-signing-2"});
+  CHECK(signing.exit_code == 2);
+  CHECK(contains(signing.err, "trigger token equals a webhook credential"));
+
+  const auto ns = unique_namespace("tapi-same");
+  kubectl({"apply", "-f", "-"}, external_secret_yaml(ns, "db", {"/" + ns + "/db"}));
+  const auto dir = std::filesystem::path(write_temp_file("trigger-token", "own-token-31\n"))
+                       .parent_path()
+                       .string();
+  std::ofstream(dir + "/token") << "hook-token-32\n";
+  Server server({"-A"}, {"--credentials-dir", dir});
+  server.secret("own-token-31");
+  server.secret("hook-token-32");
+  CHECK(remote_trigger(server, {"-k", "/" + ns + "/db", "--dry-run"}, "own-token-31").exit_code ==
+        0);
+  {  // a rotation that makes the trigger token the webhook's bearer token
+    std::ofstream(dir + "/trigger-token.new") << "hook-token-32\n";
+    std::filesystem::rename(dir + "/trigger-token.new", dir + "/trigger-token");
+  }
+  int status = 0;
+  for (int i = 0; i < 40 && status != 404; ++i) {
+    std::this_thread::sleep_for(100ms);
+    status = post_trigger(server, R"({"keys": ["/x"], "dryRun": true})", "hook-token-32").status;
+  }
+  CHECK(status == 404);
+  CHECK(contains(server.log(), "equals a webhook credential; the trigger API is off"));
+  // The webhook still takes its own token.
+  const auto hook = server.request({"-H", "Authorization: Bearer hook-token-32", "-H",
+                                    "Content-Type: application/json", "--data-binary",
+                                    R"({"keys": ["/x"]})", server.url("/webhook")});
+  CHECK(hook.status == 200);
+}
+
+}  // namespace eso::test
