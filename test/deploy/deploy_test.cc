@@ -619,14 +619,7 @@ TEST_CASE(
 
   SUBCASE("trigger -A patches a ClusterExternalSecret that reads the key") {
     const std::string key = "/deploy/" + ns + "/shared";
-    kubectl({"apply", "-f", "-"},
-            fmt::format("apiVersion: external-secrets.io/v1\nkind: ClusterExternalSecret\n"
-                        "metadata: {{name: {}}}\nspec:\n  namespaceSelectors:\n"
-                        "  - matchLabels: {{eso-test: {}}}\n  externalSecretSpec:\n"
-                        "    secretStoreRef: {{name: global, kind: ClusterSecretStore}}\n"
-                        "    target: {{name: shared}}\n    data:\n    - secretKey: p\n"
-                        "      remoteRef: {{key: \"{}\"}}\n",
-                        ns, ns, key));
+    create_ces_with_children(ns, key, {});
     const auto r = pod.run({"trigger", "-A", "-k", key});
     INFO(r.out, r.err);
     CHECK(r.exit_code == 0);
