@@ -248,7 +248,9 @@ std::optional<Error> check_configuration(const ServeOptions& options,
                  "an API key is set (WEBHOOK_API_KEY or api-key) but neither --api-key-header "
                  "nor --api-key-query says where senders put it"};
   }
-  if (options.workers > 1 && options.trigger_max_waiting >= options.workers) {
+  // With one worker no trigger waits (the default 1 means "none" there); more is a mistake.
+  if (options.trigger_max_waiting >= options.workers &&
+      (options.workers > 1 || options.trigger_max_waiting > 1)) {
     return Error{ErrorCode::kInvalidArgument,
                  fmt::format("--trigger-max-waiting {} must be below --workers {}: a waiting "
                              "trigger holds a worker, and webhooks need one",

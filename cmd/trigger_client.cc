@@ -55,6 +55,13 @@ std::string endpoint(const std::string& url, const std::string& path) {
   return base + path;
 }
 
+// What a pipeline should know when the request left but serve's answer did not arrive.
+std::string after_lost_answer(const std::string& path) {
+  if (path != "/v1/trigger") return ": nothing was changed (read-only), so retrying is safe";
+  return ". The trigger may have run: look at the objects before retrying; a proxy in front of "
+         "serve needs a read timeout longer than --timeout";
+}
+
 // The server's {"error": ...} message, or a short excerpt of what it sent.
 std::string message_of(const std::string& body) {
   rapidjson::Document doc;
@@ -107,11 +114,12 @@ Result<ServerAnswer> post_to_server(const ServerTarget& target, const std::strin
   long sent = 0;  // request bytes that left: then serve may have acted on it
   curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &sent);
   if (rc != CURLE_OK && sent > 0) {
-    return Error{ErrorCode::kUnreachable,
-                 fmt::format("sent the request to {} but its answer was lost: {}. The trigger "
-                             "may have run: look at the objects before retrying (a proxy in "
-                             "front of serve needs a read timeout longer than --timeout)",
-                             url, curl_easy_strerror(rc))};
+    const std::string what =
+        rc == CURLE_OPERATION_TIMEDOUT
+            ? fmt::format("no answer from {} within {} s", url, timeout.count() / 1000)
+            : fmt::format("sent the request to {} but its answer was lost: {}", url,
+                          curl_easy_strerror(rc));
+    return Error{ErrorCode::kUnreachable, what + after_lost_answer(path)};
   }
   if (rc != CURLE_OK) {
     const bool tls = rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
@@ -150,10 +158,9 @@ Error server_error(const ServerTarget& target, const std::string& path,
     case 502:
     case 504:  // serve answers these with a report; without one, a proxy in front of it did
       return Error{ErrorCode::kUnreachable,
-                   fmt::format("{} answered HTTP {} without a trigger report (a proxy in front "
-                               "of serve?): the trigger may have run, look at the objects before "
-                               "retrying; give the proxy a read timeout longer than --timeout",
-                               url, answer.status)};
+                   fmt::format("{} answered HTTP {} without serve's report (a proxy in front of "
+                               "it?){}",
+                               url, answer.status, after_lost_answer(path))};
     default:
       return Error{
           answer.status == 403 ? ErrorCode::kForbidden : ErrorCode::kInvalidArgument,

@@ -50,11 +50,13 @@ bool all_answered(const std::vector<WaitResult>& results) {
 // Polls every pending target; returns the smallest resourceVersion read, where a watch that
 // misses none of the changes since can start ("" when one could not be read).
 std::string poll_pending(KubeApi& api, std::vector<WaitResult>& results,
-                         std::chrono::steady_clock::time_point start, Clock& clock) {
+                         std::chrono::steady_clock::time_point start, Clock& clock,
+                         const std::atomic<bool>* cancel) {
   std::string from;
   bool complete = true;
   for (auto& r : results) {
     if (r.outcome != SyncOutcome::kPending) continue;
+    if (cancel != nullptr && cancel->load()) return "";  // serve stopping: no more GETs
     const std::string version = poll_once(api, r, start, clock);
     complete &= !version.empty();
     // etcd's revisions are decimal numbers; any other form is simply never compared.
@@ -117,7 +119,7 @@ std::vector<WaitResult> wait_for_sync(KubeApi& api, const std::vector<WaitTarget
   const auto over = [&] { return all_answered(results) || clock.now() >= deadline || cancelled(); };
   bool watching = true;  // until the client cannot watch, or a watch breaks: then poll
   while (true) {
-    const std::string from = poll_pending(api, results, start, clock);
+    const std::string from = poll_pending(api, results, start, clock, cancel);
     if (over()) break;
     if (watching && !from.empty()) {
       watching = watch_pending(api, results, from, start, deadline, clock, cancel);

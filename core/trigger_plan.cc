@@ -62,6 +62,13 @@ TriggerPlan plan_trigger(const std::vector<Match>& matches, const TriggerOptions
   std::map<ObjectRef, size_t> skip_index;
   for (const auto& m : matches) {
     const ObjectRef& own = m.object->ref;
+    // First: no flag lifts it, so no other reason's "--force patches it" may stand for it.
+    if (options.confined && destination_of(m, options).target.kind == "ClusterExternalSecret") {
+      entry_for(plan.skipped, skip_index, own, [&] {
+        return SkippedObject{own, SkipReason::kBeyondNamespaces, m.verdict, {}};
+      }).reasons.push_back(m);
+      continue;
+    }
     if (m.possible && !options.include_possible) {
       entry_for(plan.skipped, skip_index, own, [&] {
         return SkippedObject{own, SkipReason::kPossibleOnly, m.verdict, {}};
@@ -81,12 +88,6 @@ TriggerPlan plan_trigger(const std::vector<Match>& matches, const TriggerOptions
       continue;
     }
     const Destination dest = destination_of(m, options);
-    if (options.confined && dest.target.kind == "ClusterExternalSecret") {
-      entry_for(plan.skipped, skip_index, own, [&] {
-        return SkippedObject{own, SkipReason::kBeyondNamespaces, m.verdict, {}};
-      }).reasons.push_back(m);
-      continue;
-    }
     auto& patch = entry_for(plan.patches, patch_index, dest.target, [&] {
       return PlannedPatch{dest.target, dest.annotation, dest.place, m.verdict, {}, {}};
     });

@@ -52,6 +52,7 @@ Secrets Credentials::current() {
     }
   }
   if (stamp == stamp_) return cached_;
+  const bool first = stamp_ == "unread";  // at start serve refuses a shared token instead
   stamp_ = stamp;
   cached_ = env_;
   if (auto v = read("username")) cached_.http.user = *v;
@@ -64,13 +65,13 @@ Secrets Credentials::current() {
   // A rotation must not make the two one credential: checked at start, and here the trigger API
   // goes off (404) until the files differ again.
   refused_ = trigger_token_shared(cached_);
-  if (refused_) {
+  if (refused_ && !first) {
     fmt::print(stderr,
                "eso-updater serve: the trigger token in {} equals a webhook credential; the "
                "trigger API is off until they differ\n",
                dir_);
-    cached_.trigger_token.clear();
   }
+  if (refused_) cached_.trigger_token.clear();
   return cached_;
 }
 

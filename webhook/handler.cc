@@ -334,6 +334,11 @@ void WebhookHandler::log_sender(std::string_view route, std::string_view verdict
 // a sender can patch what its events name, not probe the inventory or choose keys.
 std::optional<http::Response> WebhookHandler::authenticate_trigger(const http::RequestHead& head) {
   const auto secrets = credentials_.current();
+  if (hooks_.trigger != nullptr && credentials_.trigger_token_refused()) {
+    return json(404,
+                "the trigger API is off: its token equals a webhook credential (a rotated file in "
+                "--credentials-dir); give it a token of its own");
+  }
   if (hooks_.trigger == nullptr || secrets.trigger_token.empty()) {
     return json(404,
                 "the trigger API is off: give serve a trigger token (TRIGGER_TOKEN, or the file "

@@ -175,10 +175,10 @@ http::Response TriggerApi::handle(std::string_view body) {
   // A wait holds a worker: at most max_waiting at once, so webhooks keep the others.
   if (waiting_.fetch_add(1) >= options_.max_waiting) {
     --waiting_;
-    if (options_.max_waiting <= 0) {
-      return error_response(503,
-                            "serve runs one worker (--workers 1), which a waiting trigger "
-                            "would hold from the webhooks: trigger without \"wait\"");
+    if (options_.max_waiting <= 0) {  // not a moment's refusal: no 503, no Retry-After
+      return error_response(422,
+                            "this serve runs one worker (--workers 1), which a waiting trigger "
+                            "would take from the webhooks: trigger without \"wait\"");
     }
     return error_response(503, fmt::format("{} trigger request(s) are already waiting for ESO; "
                                            "retry, or trigger without \"wait\"",

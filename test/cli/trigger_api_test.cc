@@ -386,6 +386,11 @@ TEST_CASE("waiting triggers leave webhooks a worker and trigger namespaces are t
       {"WEBHOOK_BEARER_TOKEN=hook-token-1", std::string("TRIGGER_TOKEN=") + kToken});
   CHECK(refused.exit_code == 2);
   CHECK(contains(refused.err, "--trigger-max-waiting 2 must be below --workers 2"));
+  const auto one = eso_updater(
+      {"serve", "--listen", "127.0.0.1:0", "--workers", "1", "--trigger-max-waiting", "3"},
+      {"WEBHOOK_BEARER_TOKEN=hook-token-1", std::string("TRIGGER_TOKEN=") + kToken});
+  CHECK(one.exit_code == 2);
+  CHECK(contains(one.err, "must be below --workers 1"));
 
   const auto ns = unique_namespace("tapi-one");
   const std::string key = "/" + ns + "/db";
@@ -394,7 +399,7 @@ TEST_CASE("waiting triggers leave webhooks a worker and trigger namespaces are t
                 {std::string("TRIGGER_TOKEN=") + kToken});
   // One worker: a trigger may not wait on it, but may trigger; "elsewhere, NS" allows NS.
   const auto wait = post_trigger(server, R"({"keys": [")" + key + R"("], "wait": "1m"})");
-  CHECK(wait.status == 503);
+  CHECK(wait.status == 422);
   CHECK(contains(wait.body, "--workers 1"));
   CHECK(force_sync(ns, "db").empty());
   const auto now =
@@ -422,7 +427,7 @@ TEST_CASE("trigger --server says the trigger may have run when its answer is los
   const auto page = trigger_at(gateway.url());
   INFO(page.err);
   CHECK(page.exit_code == 2);
-  CHECK(contains(page.err, "HTTP 504 without a trigger report"));
+  CHECK(contains(page.err, "HTTP 504 without serve's report"));
   CHECK(contains(page.err, "may have run"));
 
   LoopbackApiServer silent([](int, const std::string&, const LoopbackApiServer::Send&) {});
@@ -432,6 +437,14 @@ TEST_CASE("trigger --server says the trigger may have run when its answer is los
   CHECK(contains(lost.err, "answer was lost"));
   CHECK(contains(lost.err, "may have run"));
   CHECK_FALSE(contains(lost.err, kToken));
+  // match changes nothing: its lost answer may simply be asked again.
+  const auto asked =
+      run_process({ESO_UPDATER_BINARY, "match", "--server", silent.url(), "-k", "/lost/answer"},
+                  {"KUBECONFIG=/nonexistent", std::string("ESO_UPDATER_TOKEN=") + kToken});
+  INFO(asked.err);
+  CHECK(asked.exit_code == 2);
+  CHECK(contains(asked.err, "retrying is safe"));
+  CHECK_FALSE(contains(asked.err, "may have run"));
 }
 
 }  // namespace eso::test
@@ -467,6 +480,8 @@ TEST_CASE("a trigger token equal to any webhook credential is refused at start a
   }
   CHECK(status == 404);
   CHECK(contains(server.log(), "equals a webhook credential; the trigger API is off"));
+  CHECK(contains(post_trigger(server, R"({"keys": ["/x"]})", "own-token-31").body,
+                 "its token equals a webhook credential"));
   // The webhook still takes its own token.
   const auto hook = server.request({"-H", "Authorization: Bearer hook-token-32", "-H",
                                     "Content-Type: application/json", "--data-binary",

@@ -180,6 +180,17 @@ TEST_CASE("a confined plan skips ClusterExternalSecret children even with --forc
   CHECK(skip_text(plan.skipped[0]).find("--trigger-namespaces") != std::string::npos);
   options.confined = false;
   CHECK(plan_trigger(matches, options).patches.size() == 2);
+  // Without --force too: its reason is the namespaces, not a "--force patches it" one.
+  const std::vector<ExternalSecret> once{test::es_from_json(
+      R"({"metadata": {"namespace": "a", "name": "db",
+        "ownerReferences": [{"kind": "ClusterExternalSecret", "name": "shared"}]},
+        "spec": {"refreshPolicy": "CreatedOnce", "data": [{"remoteRef": {"key": "/k"}}]},
+        "status": {"syncedResourceVersion": "1-a"}})")};
+  TriggerOptions plain{"force-sync", "v", false, false, false};
+  plain.confined = true;
+  const auto skipped = plan_trigger(match_keys(once, {"/k"}).matches, plain).skipped;
+  REQUIRE(skipped.size() == 1);
+  CHECK(skipped[0].reason == SkipReason::kBeyondNamespaces);
 }
 
 TEST_CASE("possible matches are skipped unless --include-possible") {
