@@ -218,7 +218,8 @@ TEST_CASE("helm lint passes for the default, namespaced and fully configured val
 TEST_CASE("the chart rejects an unknown scope and a misspelt serve value") {
   const auto helm = helm_or_skip();
   if (helm.empty()) return;
-  for (const auto& set : {"watch.scope=everything", "serve.workerz=8", "serve.logFormat=xml"}) {
+  for (const auto& set : {"watch.scope=everything", "serve.workerz=8", "serve.logFormat=xml",
+                          "triggerApi.maxWaiting=4", "serve.workers=2,triggerApi.maxWaiting=2"}) {
     CAPTURE(set);
     const auto r = run_process({helm, "template", "r", kChart, "--set", set});
     CHECK(r.exit_code != 0);

@@ -120,6 +120,12 @@ flags work after the command), then one entry per serve value that is set.
 - --trigger-max-wait={{ . }}
 {{- end }}
 {{- if not (kindIs "invalid" $t.maxWaiting) }}
+{{- /* serve's own rule, said at install time rather than as a crash-looping pod */}}
+{{- $workers := int (kindIs "invalid" $s.workers | ternary 4 $s.workers) }}
+{{- $waiting := int $t.maxWaiting }}
+{{- if and (ge $waiting $workers) (or (gt $workers 1) (gt $waiting 1)) }}
+{{- fail (printf "triggerApi.maxWaiting (%d) must be below serve.workers (%d): a waiting trigger holds a worker, and webhooks need one" $waiting $workers) }}
+{{- end }}
 - --trigger-max-waiting={{ $t.maxWaiting }}
 {{- end }}
 {{- range $s.extraArgs }}
