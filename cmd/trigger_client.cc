@@ -10,6 +10,9 @@
 #include <fmt/format.h>
 #include <rapidjson/document.h>
 
+#include "core/version.h"
+#include "server/http_client.h"
+
 namespace eso::cmd {
 namespace {
 
@@ -42,13 +45,6 @@ Result<std::string> read_token(const ServerTarget& target) {
   return token;
 }
 
-size_t on_data(char* data, size_t size, size_t count, void* user) {
-  auto* body = static_cast<std::string*>(user);
-  if (body->size() + size * count > kMaxAnswer) return 0;
-  body->append(data, size * count);
-  return size * count;
-}
-
 std::string endpoint(const std::string& url, const std::string& path) {
   std::string base = url;
   while (!base.empty() && base.back() == '/') base.pop_back();
@@ -72,6 +68,107 @@ std::string message_of(const std::string& body) {
   return body.size() > 200 ? body.substr(0, 200) + "..." : body;
 }
 
+size_t on_data(char* data, size_t size, size_t count, void* user) {
+  auto* body = static_cast<std::string*>(user);
+  if (body->size() + size * count > kMaxAnswer) return 0;
+  body->append(data, size * count);
+  return size * count;
+}
+
+using Failure = http::ClientOutcome::Failure;
+
+Failure failure_of(CURLcode rc) {
+  switch (rc) {
+    case CURLE_OK:
+      return Failure::kNone;
+    case CURLE_PEER_FAILED_VERIFICATION:
+      return Failure::kTlsVerify;
+    case CURLE_SSL_CACERT_BADFILE:
+      return Failure::kCaFile;
+    case CURLE_SSL_CONNECT_ERROR:
+      return Failure::kTls;
+    case CURLE_OPERATION_TIMEDOUT:
+      return Failure::kTimeout;
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+      return Failure::kUrl;
+    case CURLE_WRITE_ERROR:
+      return Failure::kTooLarge;
+    default:
+      return Failure::kConnect;
+  }
+}
+
+// The same request through libcurl, when a proxy applies.
+http::ClientOutcome post_with_libcurl(const http::ClientRequest& request) {
+  http::ClientOutcome out;
+  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
+  if (!curl) return {Failure::kConnect, false, "curl_easy_init failed", 0, ""};
+  curl_slist* headers = nullptr;
+  for (const auto& h : request.headers) headers = curl_slist_append(headers, h.c_str());
+  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> header_list(headers,
+                                                                          curl_slist_free_all);
+  CURL* c = curl.get();
+  curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.body.c_str());
+  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(request.body.size()));
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &out.body);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(request.connect_timeout.count()));
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  if (!request.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, request.ca_file.c_str());
+  const CURLcode rc = curl_easy_perform(c);
+  long sent = 0;  // request bytes that left: then serve may have acted on it
+  curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &sent);
+  out.request_sent = sent > 0;
+  out.failure = failure_of(rc);
+  if (rc != CURLE_OK) {
+    out.detail = curl_easy_strerror(rc);
+    out.body.clear();
+    return out;
+  }
+  long status = 0;
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  out.status = static_cast<int>(status);
+  return out;
+}
+
+// The answer, or the error a pipeline reads: whether the trigger may have run, and what to do.
+Result<ServerAnswer> answer_of(const http::ClientOutcome& outcome,
+                               const http::ClientRequest& request, const std::string& path) {
+  const std::string& url = request.url;
+  if (outcome.failure == Failure::kNone) return ServerAnswer{outcome.status, outcome.body};
+  if (outcome.request_sent) {
+    const std::string what =
+        outcome.failure == Failure::kTimeout
+            ? fmt::format("no answer from {} within {} s", url, request.timeout.count() / 1000)
+            : fmt::format("sent the request to {} but its answer was lost: {}", url,
+                          outcome.detail);
+    return Error{ErrorCode::kUnreachable, what + after_lost_answer(path)};
+  }
+  switch (outcome.failure) {
+    case Failure::kUrl:
+      return Error{ErrorCode::kConfig, fmt::format("--server {}: {}", url, outcome.detail)};
+    case Failure::kCaFile:
+      return Error{ErrorCode::kConfig, fmt::format("--server-ca: {}", outcome.detail)};
+    case Failure::kTls:
+      return Error{ErrorCode::kTlsVerification,
+                   fmt::format("cannot reach the trigger API at {}: {}", url, outcome.detail)};
+    case Failure::kTlsVerify:
+      return Error{ErrorCode::kTlsVerification,
+                   fmt::format("cannot reach the trigger API at {}: {} (give its CA with "
+                               "--server-ca)",
+                               url, outcome.detail)};
+    default:
+      return Error{ErrorCode::kUnreachable,
+                   fmt::format("cannot reach the trigger API at {}: {}", url, outcome.detail)};
+  }
+}
+
 }  // namespace
 
 void add_server_options(CLI::App& command, ServerTarget& target, const std::string& what) {
@@ -89,49 +186,19 @@ Result<ServerAnswer> post_to_server(const ServerTarget& target, const std::strin
                                     const std::string& body, std::chrono::milliseconds timeout) {
   auto token = read_token(target);
   if (!token) return token.error();
-  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
-  if (!curl) return Error{ErrorCode::kInternal, "curl_easy_init failed"};
-  const std::string url = endpoint(target.url, path);
-  const std::string authorization = "Authorization: Bearer " + *token;
-  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
-  headers = curl_slist_append(headers, authorization.c_str());
-  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> header_list(headers,
-                                                                          curl_slist_free_all);
-  ServerAnswer answer;
-  CURL* c = curl.get();
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
-  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &answer.body);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  if (!target.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, target.ca_file.c_str());
-  const CURLcode rc = curl_easy_perform(c);
-  long sent = 0;  // request bytes that left: then serve may have acted on it
-  curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &sent);
-  if (rc != CURLE_OK && sent > 0) {
-    const std::string what =
-        rc == CURLE_OPERATION_TIMEDOUT
-            ? fmt::format("no answer from {} within {} s", url, timeout.count() / 1000)
-            : fmt::format("sent the request to {} but its answer was lost: {}", url,
-                          curl_easy_strerror(rc));
-    return Error{ErrorCode::kUnreachable, what + after_lost_answer(path)};
-  }
-  if (rc != CURLE_OK) {
-    const bool tls = rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
-                     rc == CURLE_SSL_CONNECT_ERROR;
-    return Error{tls ? ErrorCode::kTlsVerification : ErrorCode::kUnreachable,
-                 fmt::format("cannot reach the trigger API at {}: {}{}", url,
-                             curl_easy_strerror(rc), tls ? " (give its CA with --server-ca)" : "")};
-  }
-  long status = 0;
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-  answer.status = static_cast<int>(status);
-  return answer;
+  http::ClientRequest request;
+  request.url = endpoint(target.url, path);
+  request.headers = {"Content-Type: application/json", "Accept: application/json",
+                     "User-Agent: eso-updater/" + std::string(kVersion),
+                     "Authorization: Bearer " + *token};
+  request.body = body;
+  request.ca_file = target.ca_file;
+  request.timeout = timeout;
+  request.max_answer = kMaxAnswer;
+  // Our own client unless a proxy is configured: libcurl knows proxies (and no_proxy).
+  const http::ClientOutcome outcome =
+      http::proxy_applies(request.url) ? post_with_libcurl(request) : http::post(request);
+  return answer_of(outcome, request, path);
 }
 
 Error server_error(const ServerTarget& target, const std::string& path,

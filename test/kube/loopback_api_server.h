@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -26,6 +27,8 @@ class LoopbackApiServer {
   struct Seen {
     std::string line;  ///< e.g. "GET /apis/external-secrets.io HTTP/1.1"
     std::chrono::steady_clock::time_point at;
+    std::string head;  ///< the whole request head, headers included
+    std::string body;  ///< as long as its Content-Length said
   };
   /// Writes to the client; false once it is gone. A handler may call it many times (a watch).
   using Send = std::function<bool(const std::string&)>;
@@ -88,12 +91,13 @@ class LoopbackApiServer {
       timeval timeout{5, 0};
       ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
       ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-      const std::string head = read_head(fd);
+      std::string body;
+      const std::string head = read_request(fd, body);
       if (!head.empty()) {
         const std::string line = head.substr(0, head.find("\r\n"));
         {
           std::lock_guard lock(mu_);
-          seen_.push_back({line, std::chrono::steady_clock::now()});
+          seen_.push_back({line, std::chrono::steady_clock::now(), head, body});
         }
         answer_(n++, line, [fd](const std::string& bytes) {
           return ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
@@ -104,14 +108,26 @@ class LoopbackApiServer {
     }
   }
 
-  // The request head (the client's GETs carry no body; a PATCH body is left unread).
-  static std::string read_head(int fd) {
+  // The request head, and into `body` as much as its Content-Length says (read whole, so the
+  // close after the answer is not a reset that could take the answer with it).
+  static std::string read_request(int fd, std::string& body) {
     std::string in;
     char buf[4096];
     while (in.find("\r\n\r\n") == std::string::npos && in.size() < 65536) {
       const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
       if (n <= 0) return "";
       in.append(buf, static_cast<size_t>(n));
+    }
+    const size_t end = in.find("\r\n\r\n") + 4;
+    body = in.substr(end);
+    in.resize(end);
+    const auto at = in.find("\r\nContent-Length: ");
+    const size_t length =
+        at == std::string::npos ? 0 : std::strtoul(in.c_str() + at + 18, nullptr, 10);
+    while (body.size() < length && body.size() < (size_t{16} << 20)) {
+      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      body.append(buf, static_cast<size_t>(n));
     }
     return in;
   }
