@@ -489,4 +489,76 @@ TEST_CASE("a trigger token equal to any webhook credential is refused at start a
   CHECK(hook.status == 200);
 }
 
+TEST_CASE("trigger --server over HTTPS checks serve's certificate, and a proxy goes via libcurl") {
+  const auto ns = unique_namespace("tapi-tls");
+  const std::string key = "/" + ns + "/db";
+  kubectl({"apply", "-f", "-"}, external_secret_yaml(ns, "db", {key}));
+  const std::string dir = write_temp_file("tapi-tls-" + ns, "");
+  std::filesystem::remove(dir);
+  std::filesystem::create_directories(dir);
+  const auto made = run_process(
+      {"sh", "-c",
+       "set -e; cd " + dir +
+           "; openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 "
+           "-subj /CN=ca; openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out "
+           "other.crt -days 2 -subj /CN=other; openssl req -newkey rsa:2048 -nodes -keyout "
+           "server.key -out server.csr -subj /CN=serve -addext subjectAltName=IP:127.0.0.1; "
+           "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 "
+           "-copy_extensions copyall -out server.crt"});
+  REQUIRE_MESSAGE(made.exit_code == 0, made.err);
+  Server server({"-n", ns}, {"--tls-cert", dir + "/server.crt", "--tls-key", dir + "/server.key"},
+                {std::string("TRIGGER_TOKEN=") + kToken}, false);
+  const std::string https = "https://127.0.0.1:" + server.port();
+  auto trigger = [&](const std::string& url, std::vector<std::string> args,
+                     std::vector<std::string> env = {}) {
+    std::vector<std::string> argv{ESO_UPDATER_BINARY, "trigger", "--server", url, "-k", key};
+    argv.insert(argv.end(), args.begin(), args.end());
+    env.insert(env.end(), {"KUBECONFIG=/nonexistent", std::string("ESO_UPDATER_TOKEN=") + kToken});
+    return run_process(argv, env);
+  };
+  ProcessResult ok;
+  for (int i = 0; i < 100; ++i) {  // until serve's index is synced (503 before)
+    ok = trigger(https, {"--server-ca", dir + "/ca.crt", "--dry-run", "--require-match"});
+    if (ok.exit_code == 0) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  INFO(ok.out, ok.err);
+  CHECK(ok.exit_code == 0);
+  CHECK(contains(ok.out, "would-patch"));
+
+  const auto untrusted = trigger(https, {"--server-ca", dir + "/other.crt"});
+  CHECK(untrusted.exit_code == 2);
+  CHECK(contains(untrusted.err, "not trusted"));
+  CHECK(contains(untrusted.err, "--server-ca"));
+  const auto by_name =
+      trigger("https://localhost:" + server.port(), {"--server-ca", dir + "/ca.crt"});
+  CHECK(by_name.exit_code == 2);
+  CHECK(contains(by_name.err, "hostname mismatch"));
+  const auto no_ca = trigger(https, {"--server-ca", dir + "/missing.crt"});
+  CHECK(no_ca.exit_code == 2);
+  CHECK(contains(no_ca.err, "--server-ca"));
+  CHECK(contains(no_ca.err, "missing.crt"));
+  CHECK(force_sync(ns, "db").empty());
+
+  // With https_proxy set, libcurl sends the request (a CONNECT to the proxy here, which
+  // refuses it); with the host in no_proxy it goes straight to serve again and patches.
+  LoopbackApiServer proxy([](int, const std::string&, const LoopbackApiServer::Send& send) {
+    send("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+  });
+  const auto proxied =
+      trigger(https, {"--server-ca", dir + "/ca.crt"}, {"https_proxy=" + proxy.url()});
+  CHECK(proxied.exit_code == 2);
+  const auto seen = proxy.seen();
+  REQUIRE(seen.size() == 1);
+  CHECK(seen[0].line == "CONNECT 127.0.0.1:" + server.port() + " HTTP/1.1");
+  CHECK(force_sync(ns, "db").empty());
+  const auto direct = trigger(https, {"--server-ca", dir + "/ca.crt"},
+                              {"https_proxy=" + proxy.url(), "no_proxy=127.0.0.1"});
+  INFO(direct.out, direct.err);
+  CHECK(direct.exit_code == 0);
+  CHECK(proxy.seen().size() == 1);
+  CHECK_FALSE(force_sync(ns, "db").empty());
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace eso::test
