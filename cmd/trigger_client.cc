@@ -81,6 +81,11 @@ Failure failure_of(CURLcode rc) {
   switch (rc) {
     case CURLE_OK:
       return Failure::kNone;
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_PROXY:
+      return Failure::kConnect;
     case CURLE_PEER_FAILED_VERIFICATION:
       return Failure::kTlsVerify;
     case CURLE_SSL_CACERT_BADFILE:
@@ -95,8 +100,35 @@ Failure failure_of(CURLcode rc) {
     case CURLE_WRITE_ERROR:
       return Failure::kTooLarge;
     default:
-      return Failure::kConnect;
+      return Failure::kLost;
   }
+}
+
+// Whether the request may have reached serve. Not when libcurl failed before sending it (no
+// connection, the proxy's CONNECT refused, the certificate not trusted): its REQUEST_SIZE counts
+// a CONNECT to the proxy too. Otherwise yes once it was about to send (PRETRANSFER), even when
+// REQUEST_SIZE is 0 (libcurl counts only the request's first write).
+bool may_have_sent(CURL* c, CURLcode rc) {
+  switch (failure_of(rc)) {
+    case Failure::kNone:
+      return true;
+    case Failure::kConnect:
+    case Failure::kTls:
+    case Failure::kTlsVerify:
+    case Failure::kCaFile:
+    case Failure::kUrl:
+      return false;
+    default:
+      break;
+  }
+  long tunnel = 0;  // the proxy's answer to CONNECT; 0 without a tunnel
+  curl_easy_getinfo(c, CURLINFO_HTTP_CONNECTCODE, &tunnel);
+  if (tunnel != 0 && (tunnel < 200 || tunnel > 299)) return false;
+  long sent = 0;
+  curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &sent);
+  curl_off_t pretransfer = 0;
+  curl_easy_getinfo(c, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
+  return sent > 0 || pretransfer > 0;
 }
 
 // The same request through libcurl, when a proxy applies.
@@ -120,14 +152,14 @@ http::ClientOutcome post_with_libcurl(const http::ClientRequest& request) {
                    static_cast<long>(request.connect_timeout.count()));
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  char error[CURL_ERROR_SIZE] = "";
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error);
   if (!request.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, request.ca_file.c_str());
   const CURLcode rc = curl_easy_perform(c);
-  long sent = 0;  // request bytes that left: then serve may have acted on it
-  curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &sent);
-  out.request_sent = sent > 0;
+  out.request_sent = may_have_sent(c, rc);
   out.failure = failure_of(rc);
   if (rc != CURLE_OK) {
-    out.detail = curl_easy_strerror(rc);
+    out.detail = error[0] != '\0' ? error : curl_easy_strerror(rc);
     out.body.clear();
     return out;
   }
@@ -151,8 +183,8 @@ Result<ServerAnswer> answer_of(const http::ClientOutcome& outcome,
     return Error{ErrorCode::kUnreachable, what + after_lost_answer(path)};
   }
   switch (outcome.failure) {
-    case Failure::kUrl:
-      return Error{ErrorCode::kConfig, fmt::format("--server {}: {}", url, outcome.detail)};
+    case Failure::kUrl:  // the URL may hold a password: not repeated
+      return Error{ErrorCode::kConfig, fmt::format("--server: {}", outcome.detail)};
     case Failure::kCaFile:
       return Error{ErrorCode::kConfig, fmt::format("--server-ca: {}", outcome.detail)};
     case Failure::kTls:

@@ -101,6 +101,8 @@ const Libcurl& libcurl() {
 
 }  // namespace
 
+// Hidden: were they exported, libcurl's own calls to its public functions would land here.
+#pragma GCC visibility push(hidden)
 extern "C" {
 
 CURLcode curl_global_init(long flags) { return libcurl().global_init(flags); }
@@ -177,3 +179,4 @@ CURLSHcode curl_share_setopt(CURLSH* share, CURLSHoption option, ...) {
 }
 
 }  // extern "C"
+#pragma GCC visibility pop

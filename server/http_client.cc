@@ -1,5 +1,6 @@
 #include "server/http_client.h"
 
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -64,6 +65,7 @@ bool valid_port(std::string_view port) {
 // host[:port] or [v6][:port] into the target; false when it is neither.
 bool split_authority(std::string_view authority, Target& t) {
   std::string_view port;
+  unsigned char address[sizeof(in6_addr)];
   if (!authority.empty() && authority.front() == '[') {
     const auto close = authority.find(']');
     if (close == std::string_view::npos) return false;
@@ -71,12 +73,18 @@ bool split_authority(std::string_view authority, Target& t) {
     const auto rest = authority.substr(close + 1);
     if (!rest.empty() && rest.front() != ':') return false;
     if (!rest.empty()) port = rest.substr(1);
+    if (::inet_pton(AF_INET6, t.host.c_str(), address) != 1) return false;
     t.ip_literal = true;
   } else {
     const auto colon = authority.rfind(':');
     t.host = std::string(authority.substr(0, colon));
     if (colon != std::string_view::npos) port = authority.substr(colon + 1);
-    t.ip_literal = t.host.find_first_not_of("0123456789.") == std::string::npos;
+    t.ip_literal = ::inet_pton(AF_INET, t.host.c_str(), address) == 1;
+    // The resolver reads "127.1" or "2130706433" as addresses too, but the certificate check
+    // would take them for names: only the dotted form of an IPv4 address is accepted.
+    const bool numeric = t.host.find_first_not_of("0123456789.") == std::string::npos ||
+                         starts_with_nocase(t.host, "0x");
+    if (numeric && !t.ip_literal) return false;
   }
   if (t.host.empty()) return false;
   if (port.empty()) {
@@ -111,7 +119,9 @@ std::optional<Target> parse_url(std::string_view url, std::string& why) {
     return std::nullopt;
   }
   if (!split_authority(authority, t)) {
-    why = "no host, or a port that is not a number from 1 to 65535";
+    why =
+        "no host, a host that is not a name or an IP address in its usual form, or a port "
+        "that is not a number from 1 to 65535";
     return std::nullopt;
   }
   t.authority = std::string(authority);
@@ -127,13 +137,14 @@ int remaining_ms(Clock::time_point deadline) {
 
 // Waits until `fd` is ready for `events`; false when the deadline passed first.
 bool wait_for(int fd, short events, Clock::time_point deadline) {
-  for (;;) {
+  // The deadline first: a socket that is always ready must not keep a loop going past it.
+  while (Clock::now() < deadline) {
     pollfd p{fd, events, 0};
     const int rc = ::poll(&p, 1, remaining_ms(deadline));
     if (rc > 0) return true;
-    if (rc == 0) return false;
-    if (errno != EINTR) return true;  // the next read or write reports what is wrong
+    if (rc < 0 && errno != EINTR) return true;  // the next read or write reports what is wrong
   }
+  return false;
 }
 
 /// Holds SIGPIPE off for this thread while in scope (a write to a closed TLS connection raises
@@ -185,7 +196,7 @@ int connect_one(const addrinfo& a, Clock::time_point deadline, Problem& why) {
     return -1;
   }
   int err = ::connect(fd, a.ai_addr, a.ai_addrlen) == 0 ? 0 : errno;
-  if (err == EINPROGRESS) {
+  if (err == EINPROGRESS || err == EINTR) {
     if (!wait_for(fd, POLLOUT, deadline)) {
       ::close(fd);
       why = {Failure::kTimeout, fmt::format("connect to {} timed out", address_text(a))};
@@ -205,17 +216,51 @@ int connect_one(const addrinfo& a, Clock::time_point deadline, Problem& why) {
   return fd;
 }
 
-// Tries each address of the host in turn; -1 with the last one's reason.
-int connect_host(const Target& t, Clock::time_point deadline, Problem& why) {
+/// One name lookup in glibc's resolver thread (getaddrinfo_a), so that it ends by the
+/// deadline as libcurl's threaded resolver does: a cluster's DNS with ndots:5 and a search list
+/// can take tens of seconds to say no.
+struct Lookup {
+  std::string host, port;
   addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  const int rc = ::getaddrinfo(t.host.c_str(), t.port.c_str(), &hints, &found);
+  gaicb request{};
+};
+
+// The addresses of the host, or nullptr with `why`. An IP address is not looked up.
+addrinfo* resolve(const Target& t, Clock::time_point deadline, Problem& why) {
+  auto* lookup = new Lookup{t.host, t.port, {}, {}};
+  lookup->hints.ai_socktype = SOCK_STREAM;
+  lookup->hints.ai_flags = t.ip_literal ? AI_NUMERICHOST : 0;
+  lookup->request.ar_name = lookup->host.c_str();
+  lookup->request.ar_service = lookup->port.c_str();
+  lookup->request.ar_request = &lookup->hints;
+  gaicb* list[] = {&lookup->request};
+  int rc = ::getaddrinfo_a(GAI_NOWAIT, list, 1, nullptr);
+  if (rc == 0) rc = ::gai_error(&lookup->request);
+  for (int left; rc == EAI_INPROGRESS && (left = remaining_ms(deadline)) > 0;) {
+    const timespec wait{left / 1000, (left % 1000) * 1000000L};
+    ::gai_suspend(list, 1, &wait);  // returns early on a signal too: the error is read again
+    rc = ::gai_error(&lookup->request);
+  }
+  if (rc == EAI_INPROGRESS) {
+    why = {Failure::kTimeout, fmt::format("looking up host {} timed out", t.host)};
+    // A lookup that cannot be cancelled still writes into `lookup`: left to it (the command
+    // is about to exit with this error).
+    if (::gai_cancel(&lookup->request) == EAI_CANCELED) delete lookup;
+    return nullptr;
+  }
+  addrinfo* found = lookup->request.ar_result;
+  delete lookup;
   if (rc != 0) {
     why = {Failure::kConnect, fmt::format("cannot resolve host {}: {}", t.host, gai_strerror(rc))};
-    return -1;
+    return nullptr;
   }
+  return found;
+}
+
+// Tries each address of the host in turn; -1 with the last one's reason.
+int connect_host(const Target& t, Clock::time_point deadline, Problem& why) {
+  addrinfo* found = resolve(t, deadline, why);
+  if (found == nullptr) return -1;
   int fd = -1;
   for (const addrinfo* a = found; a != nullptr && fd < 0; a = a->ai_next) {
     fd = connect_one(*a, deadline, why);
@@ -254,13 +299,14 @@ class Connection {
   /// Writes all of `data`; `sent` turns true once any byte left.
   std::optional<Problem> write_all(std::string_view data, Clock::time_point by, bool& sent) {
     while (!data.empty()) {
+      errno = 0;
       const ssize_t n = write_some(data);
       if (n > 0) {
         sent = true;
         data.remove_prefix(static_cast<size_t>(n));
         continue;
       }
-      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
         // A failed SSL_write may have sent part of a record: count it as sent, to be safe.
         if (ssl_ != nullptr) sent = true;
         return Problem{Failure::kLost,
@@ -300,8 +346,6 @@ class Connection {
     if (ctx_ == nullptr) return Problem{Failure::kTls, openssl_error()};
     SSL_CTX_set_min_proto_version(ctx_, TLS1_2_VERSION);
     SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
-    // Servers that close without close_notify are common; the framing catches a cut answer.
-    SSL_CTX_set_options(ctx_, SSL_OP_IGNORE_UNEXPECTED_EOF);
     // SSL_write reports each record written, so `sent` turns true as bytes leave.
     SSL_CTX_set_mode(ctx_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     const bool loaded = ca_file.empty()
@@ -317,13 +361,14 @@ class Connection {
       return Problem{Failure::kTls, openssl_error()};
     static const unsigned char kAlpn[] = "\x08http/1.1";
     SSL_set_alpn_protos(ssl_, kAlpn, sizeof kAlpn - 1);
-    if (t.ip_literal) {
-      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), t.host.c_str());
-      return std::nullopt;
-    }
-    SSL_set_tlsext_host_name(ssl_, t.host.c_str());
+    // The certificate must name the host (or IP address) the URL gives; without either set,
+    // OpenSSL would check the chain only.
+    const bool named =
+        t.ip_literal ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), t.host.c_str()) == 1
+                     : SSL_set_tlsext_host_name(ssl_, t.host.c_str()) == 1 &&
+                           SSL_set1_host(ssl_, t.host.c_str()) == 1;
+    if (!named) return Problem{Failure::kTls, "cannot check the certificate's name: " + t.host};
     SSL_set_hostflags(ssl_, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-    SSL_set1_host(ssl_, t.host.c_str());
     return std::nullopt;
   }
 
@@ -351,11 +396,13 @@ class Connection {
   ssize_t write_some(std::string_view data) {
     want_ = POLLOUT;
     if (ssl_ == nullptr) return ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+    ERR_clear_error();  // SSL_get_error reads the queue: an old entry would look like this call's
     return ssl_result(SSL_write(ssl_, data.data(), static_cast<int>(data.size())));
   }
   ssize_t read_some(char* buf, size_t size) {
     want_ = POLLIN;
     if (ssl_ == nullptr) return ::recv(fd_, buf, size, 0);
+    ERR_clear_error();
     return ssl_result(SSL_read(ssl_, buf, static_cast<int>(size)));
   }
   ssize_t ssl_result(int rc) {
@@ -369,8 +416,11 @@ class Connection {
         want_ = ssl_error_ == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
         errno = EAGAIN;
         return -1;
+      case SSL_ERROR_SYSCALL:
+        if (errno == 0 || errno == EAGAIN || errno == EINTR) errno = EPROTO;
+        return -1;
       default:
-        if (errno == 0 || errno == EAGAIN) errno = EPROTO;
+        errno = EPROTO;
         return -1;
     }
   }

@@ -548,6 +548,8 @@ TEST_CASE("trigger --server over HTTPS checks serve's certificate, and a proxy g
   const auto proxied =
       trigger(https, {"--server-ca", dir + "/ca.crt"}, {"https_proxy=" + proxy.url()});
   CHECK(proxied.exit_code == 2);
+  CHECK(contains(proxied.err, "cannot reach the trigger API"));  // refused before it was sent
+  CHECK_FALSE(contains(proxied.err, "may have run"));
   const auto seen = proxy.seen();
   REQUIRE(seen.size() == 1);
   CHECK(seen[0].line == "CONNECT 127.0.0.1:" + server.port() + " HTTP/1.1");

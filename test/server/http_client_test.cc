@@ -2,6 +2,7 @@
 // plain one for every framing and failure, serve's own HTTPS listener for TLS.
 #include "server/http_client.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -176,7 +177,9 @@ TEST_CASE("no server, no name and unusable URLs fail before anything is sent") {
 
   for (const char* url :
        {"ftp://127.0.0.1/", "http://", "http://127.0.0.1:0/", "http://h:99999", "http://h:8o/",
-        "http://user:pw@h/", "http://h/a b", "http://[::1/", "http://h/#frag", "https://h/\x7f"}) {
+        "http://user:pw@h/", "http://h/a b", "http://[::1/", "http://h/#frag", "https://h/\x7f",
+        "https://127.1/", "https://2130706433/", "https://0x7f.0.0.1/", "https://[localhost]/",
+        "https://[1.2.3.4]/"}) {
     CAPTURE(url);
     const auto out = post(request_to(url));
     CHECK(out.failure == Failure::kUrl);
@@ -203,6 +206,8 @@ TEST_CASE("an IPv6 literal URL is connected to and named in Host with its bracke
   const std::string port = std::to_string(ntohs(addr.sin6_port));
   std::string head;
   std::thread peer([&] {
+    pollfd ready{fd, POLLIN, 0};
+    if (::poll(&ready, 1, 5000) != 1) return;  // the client never came: the checks below say so
     const int c = ::accept(fd, nullptr, nullptr);
     char buf[4096];
     const ssize_t n = ::recv(c, buf, sizeof buf, 0);
@@ -307,6 +312,20 @@ TEST_CASE("HTTPS: the server's certificate is verified against the CA file and i
   CHECK(wrong_name.failure == Failure::kTlsVerify);
   CHECK(wrong_name.detail.find("hostname mismatch") != std::string::npos);
 
+  // A certificate for the name "localhost" only: by name it is trusted, by IP it is not.
+  pki.issue("dns-only", "serve", "-addext subjectAltName=DNS:localhost");
+  auto dns_tls = TlsContext::create({pki.file("dns-only.crt"), pki.file("dns-only.key"), ""});
+  REQUIRE(dns_tls.ok());
+  HttpsServer dns_only(*dns_tls);
+  auto by_ip = request_to(dns_only.url());
+  by_ip.ca_file = pki.file("ca.crt");
+  const auto ip_refused = post(by_ip);
+  CHECK(ip_refused.failure == Failure::kTlsVerify);
+  CHECK(ip_refused.detail.find("IP address mismatch") != std::string::npos);
+  auto by_dns = request_to(dns_only.url("localhost"));
+  by_dns.ca_file = pki.file("ca.crt");
+  CHECK(post(by_dns).status == 200);
+
   auto system = request_to(s.url());  // the system's CAs do not know the test CA
   CHECK(post(system).failure == Failure::kTlsVerify);
 
@@ -330,6 +349,8 @@ TEST_CASE(
   socklen_t size = sizeof addr;
   ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &size);
   std::thread plain([listener] {
+    pollfd ready{listener, POLLIN, 0};
+    if (::poll(&ready, 1, 5000) != 1) return;
     const int c = ::accept(listener, nullptr, nullptr);
     char buf[4096];
     (void)::recv(c, buf, sizeof buf, 0);
