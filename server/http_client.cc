@@ -310,7 +310,8 @@ class Connection {
         // A failed SSL_write may have sent part of a record: count it as sent, to be safe.
         if (ssl_ != nullptr) sent = true;
         return Problem{Failure::kLost,
-                       fmt::format("sending the request: {}", std::strerror(errno))};
+                       fmt::format("sending the request: {}",
+                                   errno == 0 ? "the connection closed" : std::strerror(errno))};
       }
       if (!wait_for(fd_, want_, by)) return Problem{Failure::kTimeout, "timed out sending"};
     }
