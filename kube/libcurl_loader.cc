@@ -130,6 +130,14 @@ CURLUcode curl_url_get(CURLU* u, CURLUPart part, char** value, unsigned int flag
   return libcurl().url_get(u, part, value, flags);
 }
 
+// va_start after an enum parameter: clang warns that the enum is promoted, but CURLoption,
+// CURLINFO and CURLSHoption promote to int, their underlying type, and libcurl's own
+// definitions of these functions take their arguments in exactly this way.
+#if defined(__clang__)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wvarargs"
+#endif
+
 CURLcode curl_easy_setopt(CURL* h, CURLoption option, ...) {
   va_list args;
   va_start(args, option);
@@ -177,6 +185,10 @@ CURLSHcode curl_share_setopt(CURLSH* share, CURLSHoption option, ...) {
   va_end(args);
   return rc;
 }
+
+#if defined(__clang__)
+#pragma clang diagnostic pop
+#endif
 
 }  // extern "C"
 #pragma GCC visibility pop
