@@ -29,4 +29,23 @@ inline int connect_loopback(int port) {
   return fd;
 }
 
+/// A socket bound to 127.0.0.1:0, listening when `listening`, and its port in `port`; -1 when
+/// the socket cannot be made.
+inline int bind_loopback(int& port, bool listening) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof addr;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      (listening && ::listen(fd, 16) != 0) ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &size) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  port = ntohs(addr.sin_port);
+  return fd;
+}
+
 }  // namespace eso::test

@@ -14,6 +14,7 @@
 
 #include "server/http_server.h"
 #include "test/kube/loopback_api_server.h"
+#include "test/loopback_socket.h"
 #include "test/server/test_pki.h"
 
 namespace eso::http {
@@ -41,15 +42,11 @@ ClientRequest request_to(const std::string& url) {
 
 // A port nothing listens on: bound, then closed.
 int closed_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  socklen_t size = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &size);
+  int port = 0;
+  const int fd = test::bind_loopback(port, false);
+  REQUIRE(fd >= 0);
   ::close(fd);
-  return ntohs(addr.sin_port);
+  return port;
 }
 
 TEST_CASE("the client sends one POST with its headers and body and reads a Content-Length answer") {
@@ -260,31 +257,7 @@ class EchoBody final : public Handler {
   void answered(const RequestHead&, int, std::chrono::microseconds) override {}
 };
 
-struct HttpsServer {
-  EchoBody handler;
-  std::atomic<bool> stop{false};
-  std::unique_ptr<HttpServer> server;
-  std::thread thread;
-  int port = 0;
-  explicit HttpsServer(std::shared_ptr<TlsContext> tls) {
-    ServerOptions options;
-    options.listen = {"127.0.0.1:0"};
-    options.phase_timeout = 2000ms;
-    options.tls = std::move(tls);
-    server = std::make_unique<HttpServer>(options, handler);
-    auto ports = server->bind();
-    REQUIRE(ports.ok());
-    port = ports->front();
-    thread = std::thread([this] { server->serve(stop, 2000ms); });
-  }
-  ~HttpsServer() {
-    stop = true;
-    thread.join();
-  }
-  std::string url(const std::string& host = "127.0.0.1") const {
-    return "https://" + host + ":" + std::to_string(port) + "/v1/trigger";
-  }
-};
+using HttpsServer = TlsTestServer<EchoBody>;
 
 TEST_CASE("HTTPS: the server's certificate is verified against the CA file and its name") {
   Pki pki("client-of-serve");
@@ -340,14 +313,9 @@ TEST_CASE(
     "HTTPS: to a plain-HTTP port is a TLS error, and a large body to a closing server no "
     "SIGPIPE") {
   // A plain-HTTP server answers the ClientHello as the junk it is.
-  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  REQUIRE(::listen(listener, 4) == 0);
-  socklen_t size = sizeof addr;
-  ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &size);
+  int port = 0;
+  const int listener = test::bind_loopback(port, true);
+  REQUIRE(listener >= 0);
   std::thread plain([listener] {
     pollfd ready{listener, POLLIN, 0};
     if (::poll(&ready, 1, 5000) != 1) return;
@@ -358,7 +326,7 @@ TEST_CASE(
     (void)::send(c, answer.data(), answer.size(), MSG_NOSIGNAL);
     ::close(c);
   });
-  auto r = request_to("https://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/");
+  auto r = request_to("https://127.0.0.1:" + std::to_string(port) + "/");
   const auto to_plain = post(r);
   plain.join();
   ::close(listener);

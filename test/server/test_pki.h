@@ -1,12 +1,19 @@
 #pragma once
-// Certificates for the TLS tests, made with the openssl command in a temporary directory.
+// For the TLS tests: certificates made with the openssl command in a temporary directory, and
+// serve's listener with TLS on 127.0.0.1:0.
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <string>
+#include <thread>
 
 #include <doctest/doctest.h>
+
+#include "server/http_server.h"
 
 namespace eso::http {
 
@@ -51,6 +58,38 @@ struct Pki {
   }
   std::string file(const std::string& name) const { return dir + "/" + name; }
   ~Pki() { std::filesystem::remove_all(dir); }
+};
+
+/// serve's HTTP listener with TLS on 127.0.0.1:0, answering with a handler of type `H`, in a
+/// thread of its own until destroyed.
+template <class H>
+struct TlsTestServer {
+  H handler;
+  std::atomic<bool> stop{false};
+  std::unique_ptr<HttpServer> server;
+  std::thread thread;
+  int port = 0;
+
+  explicit TlsTestServer(std::shared_ptr<TlsContext> tls) {
+    ServerOptions options;
+    options.listen = {"127.0.0.1:0"};
+    options.phase_timeout = std::chrono::milliseconds(2000);
+    options.tls = std::move(tls);
+    server = std::make_unique<HttpServer>(options, handler);
+    auto ports = server->bind();
+    REQUIRE(ports.ok());
+    port = ports->front();
+    thread = std::thread([this] { server->serve(stop, std::chrono::milliseconds(2000)); });
+  }
+  ~TlsTestServer() {
+    stop = true;
+    thread.join();
+  }
+  TlsTestServer(const TlsTestServer&) = delete;
+  TlsTestServer& operator=(const TlsTestServer&) = delete;
+  std::string url(const std::string& host = "127.0.0.1") const {
+    return "https://" + host + ":" + std::to_string(port) + "/x";
+  }
 };
 
 }  // namespace eso::http

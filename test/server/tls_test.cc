@@ -34,30 +34,7 @@ class EchoHandler final : public Handler {
   void answered(const RequestHead&, int, std::chrono::microseconds) override {}
 };
 
-struct TlsServer {
-  EchoHandler handler;
-  std::atomic<bool> stop{false};
-  std::unique_ptr<HttpServer> server;
-  std::thread thread;
-  int port = 0;
-
-  explicit TlsServer(std::shared_ptr<TlsContext> tls) {
-    ServerOptions options;
-    options.listen = {"127.0.0.1:0"};
-    options.phase_timeout = 2000ms;
-    options.tls = std::move(tls);
-    server = std::make_unique<HttpServer>(options, handler);
-    auto ports = server->bind();
-    REQUIRE(ports.ok());
-    port = ports->front();
-    thread = std::thread([this] { server->serve(stop, 2000ms); });
-  }
-  ~TlsServer() {
-    stop = true;
-    thread.join();
-  }
-  std::string url() const { return "https://127.0.0.1:" + std::to_string(port) + "/x"; }
-};
+using TlsServer = TlsTestServer<EchoHandler>;
 
 using SslCtxPtr = std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)>;
 using SessionPtr = std::unique_ptr<SSL_SESSION, decltype(&SSL_SESSION_free)>;
