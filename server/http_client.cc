@@ -257,16 +257,23 @@ addrinfo* resolve(const Target& t, Clock::time_point deadline, Problem& why) {
   return found;
 }
 
-// Tries each address of the host in turn; -1 with the last one's reason.
+// Tries each address of the host in turn, each with an equal share of the time left (an
+// address that swallows packets leaves the next one time to answer); -1 with the last one's
+// reason.
 int connect_host(const Target& t, Clock::time_point deadline, Problem& why) {
   addrinfo* found = resolve(t, deadline, why);
   if (found == nullptr) return -1;
+  int left = 0;
+  for (const addrinfo* a = found; a != nullptr; a = a->ai_next) ++left;
   int fd = -1;
-  for (const addrinfo* a = found; a != nullptr && fd < 0; a = a->ai_next) {
-    fd = connect_one(*a, deadline, why);
-    if (why.failure == Failure::kTimeout) break;
+  for (const addrinfo* a = found; a != nullptr && fd < 0 && Clock::now() < deadline;
+       a = a->ai_next, --left) {
+    fd = connect_one(*a, Clock::now() + (deadline - Clock::now()) / left, why);
   }
   ::freeaddrinfo(found);
+  if (fd < 0 && why.failure == Failure::kNone) {
+    why = {Failure::kTimeout, fmt::format("connecting to {} timed out", t.host)};
+  }
   return fd;
 }
 
