@@ -1,6 +1,7 @@
 #include "server/http_client.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -288,6 +289,13 @@ std::string openssl_error() {
 /// One connection: a socket, TLS over it for https://.
 class Connection {
  public:
+  Connection() = default;
+  /// Adopts a connected socket (plain), made non-blocking.
+  explicit Connection(int fd) : fd_(fd) {
+    ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
+  }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
   ~Connection() {
     if (ssl_ != nullptr) SSL_free(ssl_);
     if (ctx_ != nullptr) SSL_CTX_free(ctx_);
@@ -686,6 +694,15 @@ ClientOutcome post(const ClientRequest& r) {
     return failed(out, *problem);
   }
   AnswerReader reader(c, by, r.max_answer);
+  if (auto problem = reader.read(out.status, out.body)) return failed(out, *problem);
+  return out;
+}
+
+ClientOutcome read_answer(int fd, std::chrono::milliseconds timeout, size_t max_answer) {
+  ClientOutcome out;
+  out.request_sent = true;
+  Connection c(fd);
+  AnswerReader reader(c, Clock::now() + timeout, max_answer);
   if (auto problem = reader.read(out.status, out.body)) return failed(out, *problem);
   return out;
 }

@@ -50,6 +50,10 @@ struct ClientOutcome {
 /// request's timeouts. SIGPIPE is held off for the calling thread while it writes.
 ClientOutcome post(const ClientRequest& request);
 
+/// Reads one answer from the connected plain socket `fd` (taken over and closed), as `post`
+/// does after sending: for the fuzz target (test/fuzz/http_answer_fuzz.cc).
+ClientOutcome read_answer(int fd, std::chrono::milliseconds timeout, size_t max_answer);
+
 /// Whether libcurl would send a request to `url` through a proxy from the environment
 /// (http_proxy for http://, https_proxy or HTTPS_PROXY for https://, all_proxy or ALL_PROXY),
 /// before no_proxy: the caller then leaves the request to libcurl, which knows proxies.
