@@ -126,8 +126,9 @@ std::optional<Target> parse_url(std::string_view url, std::string& why) {
     return std::nullopt;
   }
   t.authority = std::string(authority);
-  t.path = slash == std::string_view::npos ? "/" : std::string(url.substr(slash));
-  if (t.path.front() == '?') t.path.insert(0, "/");
+  const std::string_view path = slash == std::string_view::npos ? "" : url.substr(slash);
+  if (path.empty() || path.front() == '?') t.path.push_back('/');  // "?a" asks for "/?a"
+  t.path.append(path);
   return t;
 }
 
