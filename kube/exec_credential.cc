@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <ctime>
 
 #include <fmt/format.h>
 #include <rapidjson/document.h>
@@ -16,6 +15,7 @@
 #include <rapidjson/writer.h>
 
 #include "core/base64.h"
+#include "core/rfc3339.h"
 
 extern char** environ;
 
@@ -169,36 +169,6 @@ std::string json_string(const rapidjson::Value& v, const char* name) {
 }
 
 }  // namespace
-
-std::optional<std::chrono::system_clock::time_point> parse_rfc3339(const std::string& text) {
-  std::tm tm{};
-  int consumed = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6) {
-    return std::nullopt;
-  }
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  std::string_view rest(text.c_str() + consumed);
-  if (!rest.empty() && rest.front() == '.') {
-    rest.remove_prefix(1);
-    while (!rest.empty() && std::isdigit(static_cast<unsigned char>(rest.front()))) {
-      rest.remove_prefix(1);
-    }
-  }
-  long offset = 0;
-  if (rest == "Z" || rest == "z") {
-    offset = 0;
-  } else if (rest.size() == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':') {
-    const int hours = std::atoi(std::string(rest.substr(1, 2)).c_str());
-    const int minutes = std::atoi(std::string(rest.substr(4, 2)).c_str());
-    offset = (rest[0] == '+' ? 1 : -1) * (hours * 3600L + minutes * 60L);
-  } else {
-    return std::nullopt;
-  }
-  const time_t t = timegm(&tm) - offset;
-  return std::chrono::system_clock::from_time_t(t);
-}
 
 Result<ExecCredential> run_exec_plugin(const ClientConfig& config) {
   auto run = spawn_plugin(config);

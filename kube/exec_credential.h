@@ -23,7 +23,4 @@ struct ExecCredential {
 /// its stderr; a missing command carries the installHint.
 Result<ExecCredential> run_exec_plugin(const ClientConfig& config);
 
-/// Parses an RFC 3339 timestamp (`2026-11-28T03:04:05Z`, fractional seconds and offsets allowed).
-std::optional<std::chrono::system_clock::time_point> parse_rfc3339(const std::string& text);
-
 }  // namespace eso::kube
