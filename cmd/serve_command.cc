@@ -125,7 +125,8 @@ void add_auth_options(CLI::App* cmd, ServeOptions& options) {
                   "Also accept WEBHOOK_API_KEY in this query parameter, for senders that cannot "
                   "set headers (Pub/Sub push); it is never logged");
   cmd->add_option("--signature-tolerance", options.signature_tolerance,
-                  "How old a signed webhook's timestamp may be (Infisical)")
+                  "How far a signed webhook's timestamp may be from serve's clock (Infisical; SNS: "
+                  "beyond its hour of retries)")
       ->capture_default_str();
   cmd->add_option("--route-store", options.http.route_stores,
                   "SOURCE=STORE: /webhook/SOURCE matches only entries reading STORE; the only "
@@ -304,7 +305,8 @@ Result<std::unique_ptr<webhook::PubSubTokenVerifier>> pubsub_verifier(const Serv
   return webhook::PubSubTokenVerifier::create(std::move(config));
 }
 
-Result<std::unique_ptr<webhook::SnsVerifier>> sns_verifier(const ServeOptions& options) {
+Result<std::unique_ptr<webhook::SnsVerifier>> sns_verifier(const ServeOptions& options,
+                                                           const ServeDurations& d) {
   if (options.sns_topic_arns.empty()) {
     if (options.sns_host_pattern.empty()) return std::unique_ptr<webhook::SnsVerifier>();
     return usage("--sns-host-pattern needs --sns-topic-arn");
@@ -313,6 +315,7 @@ Result<std::unique_ptr<webhook::SnsVerifier>> sns_verifier(const ServeOptions& o
   config.allowed_topic_arns = options.sns_topic_arns;
   config.ca_file = options.verify_ca_file;
   if (!options.sns_host_pattern.empty()) config.host_pattern_for_tests = options.sns_host_pattern;
+  config.clock_tolerance = std::chrono::duration_cast<std::chrono::seconds>(d.tolerance);
   return webhook::SnsVerifier::create(std::move(config));
 }
 
@@ -320,7 +323,7 @@ Result<CloudSenderParts> cloud_senders(const ServeOptions& options, const ServeD
   CloudSenderParts parts;
   auto pubsub = pubsub_verifier(options);
   if (!pubsub) return pubsub.error();
-  auto sns = sns_verifier(options);
+  auto sns = sns_verifier(options, d);
   if (!sns) return sns.error();
   if (!options.verify_ca_file.empty() && !*pubsub && !*sns) {
     return usage("--verify-ca-file is for --pubsub-audience or --sns-topic-arn");

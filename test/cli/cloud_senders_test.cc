@@ -15,6 +15,7 @@
 #include "core/base64.h"
 #include "test/cli/cluster_fixture.h"
 #include "test/cli/serve_process.h"
+#include "test/webhook/fakes.h"
 #include "test/webhook/test_pki.h"
 #include "webhook/verify/sns_message.h"
 
@@ -245,7 +246,7 @@ struct SnsHost {
         R"("detail":{{"eventSource":"secretsmanager.amazonaws.com","eventName":"PutSecretValue",)"
         R"("requestParameters":{{"secretId":"{}"}}}}}})",
         secret_id);
-    m.timestamp = "2026-12-01T07:00:00.000Z";
+    m.timestamp = webhook::test::sns_time(std::chrono::system_clock::now());
     m.signature_version = "2";
     m.signing_cert_url = https.url(kCertPath);
     return m;
@@ -331,6 +332,13 @@ TEST_CASE("an SNS notification patches on its signature and a tampered one does 
   CHECK(sns_post(server, "Notification", sns.sign(elsewhere)).status == 403);
   CHECK(force_sync(ns, "db").empty());
 
+  // Genuine, but published two hours ago: SNS retries for one, so it is a replay.
+  auto captured = sns.notification("n-0", ns + "/db");
+  captured.timestamp = webhook::test::sns_time(std::chrono::system_clock::now() - 2h);
+  const auto replayed = sns_post(server, "Notification", sns.sign(captured));
+  CHECK(replayed.status == 401);
+  CHECK(force_sync(ns, "db").empty());
+
   const auto accepted = sns_post(server, "Notification", body);
   INFO(accepted.body);
   CHECK(accepted.status == 200);
@@ -350,9 +358,33 @@ TEST_CASE("an SNS notification patches on its signature and a tampered one does 
                    R"(eso_updater_auth_failures_by_reason_total{reason="sns_bad_signature"} 1)"));
   CHECK(has_metric(
       server, R"(eso_updater_auth_failures_by_reason_total{reason="sns_topic_not_allowed"} 1)"));
+  CHECK(has_metric(server, R"(eso_updater_auth_failures_by_reason_total{reason="sns_stale"} 1)"));
   const std::string log = server.log();
   CHECK(contains(log, "bad_signature"));
+  CHECK(contains(log, "SNS stops retrying a delivery after 3600 s"));
   CHECK(contains(log, "SNS signatures of 1 topic(s) on /webhook/sns"));
+}
+
+TEST_CASE("--signature-tolerance widens SNS's hour of retries by the clocks' gap") {
+  const auto ns = unique_namespace("sns-skew");
+  kubectl({"apply", "-f", "-"}, external_secret_yaml(ns, "db", {ns + "/db"}));
+  SnsHost sns;
+  std::vector<std::string> flags = sns.flags();
+  flags.insert(flags.end(), {"--signature-tolerance", "20m"});
+  Server server({"-n", ns}, flags);
+  const auto now = std::chrono::system_clock::now();
+  auto late = sns.notification("skew-1", ns + "/db");
+  late.timestamp = webhook::test::sns_time(now - 75min);  // within 1 h + 20 min
+  const auto accepted = sns_post(server, "Notification", sns.sign(late));
+  INFO(accepted.body);
+  CHECK(accepted.status == 200);
+  CHECK_FALSE(force_sync(ns, "db").empty());
+  auto early = sns.notification("skew-2", ns + "/db");
+  early.timestamp = webhook::test::sns_time(now + 25min);
+  const auto refused = sns_post(server, "Notification", sns.sign(early));
+  CHECK(refused.status == 401);
+  CHECK(contains(refused.body, "SNS message refused: stale"));
+  CHECK(contains(server.log(), "ahead of serve's clock"));
 }
 
 TEST_CASE("an SNS subscription is confirmed for an allowed topic only") {

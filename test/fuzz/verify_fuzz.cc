@@ -1,12 +1,14 @@
 // libFuzzer target: the cloud senders' decoders (webhook/verify) turn any bytes into a value or
-// a clear error: SNS messages and their string to sign, delivery ids of every source, JWK sets,
-// Bearer tokens up to the key lookup, base64url, URLs and Cache-Control values.
+// a clear error: SNS messages, their string to sign and their RFC 3339 times, delivery ids of
+// every source, JWK sets, Bearer tokens up to the key lookup, base64url, URLs and Cache-Control
+// values.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 
+#include "core/rfc3339.h"
 #include "webhook/verify/base64url.h"
 #include "webhook/verify/delivery_id.h"
 #include "webhook/verify/google_keys.h"
@@ -45,7 +47,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view body =
       newline == std::string_view::npos ? input : input.substr(newline + 1);
 
-  if (auto message = parse_sns_message(body)) (void)sns_string_to_sign(*message);
+  if (auto message = parse_sns_message(body)) {
+    (void)sns_string_to_sign(*message);
+    (void)eso::parse_rfc3339(message->timestamp);  // the verifier's staleness check reads it
+  }
+  (void)eso::parse_rfc3339(value);
   for (const auto source :
        {DeliverySource::kPubSub, DeliverySource::kSns, DeliverySource::kEventGrid,
         DeliverySource::kCloudEvents, DeliverySource::kAkeyless}) {

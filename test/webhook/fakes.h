@@ -3,11 +3,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <ctime>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "webhook/verify/https_fetcher.h"
 #include "webhook/verify/wall_clock.h"
@@ -71,5 +74,15 @@ class FakeClock {
  private:
   std::shared_ptr<std::atomic<int64_t>> now_;
 };
+
+/// `at` as SNS writes a message's Timestamp: UTC, milliseconds, `2026-12-01T07:00:00.123Z`.
+inline std::string sns_time(std::chrono::system_clock::time_point at) {
+  const auto ms = std::chrono::floor<std::chrono::milliseconds>(at.time_since_epoch()).count();
+  const std::time_t secs = ms / 1000;
+  std::tm utc{};
+  gmtime_r(&secs, &utc);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", utc.tm_year + 1900,
+                     utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, ms % 1000);
+}
 
 }  // namespace eso::webhook::test

@@ -77,7 +77,9 @@ std::string signed_body(SnsMessage m, EVP_PKEY* key) {
   return to_json(m);
 }
 
-SnsMessage notification(std::string version = "2") {
+// Published at `at` (default: now, as serve's clock reads it in these tests).
+SnsMessage notification(std::string version = "2", std::chrono::system_clock::time_point at =
+                                                       std::chrono::system_clock::now()) {
   SnsMessage m;
   m.type = SnsMessageType::kNotification;
   m.type_name = "Notification";
@@ -86,7 +88,7 @@ SnsMessage notification(std::string version = "2") {
   m.subject = "Secret changed";
   m.message =
       R"({"detail-type":"AWS API Call via CloudTrail","detail":{"eventName":"PutSecretValue"}})";
-  m.timestamp = "2026-12-01T07:00:00.000Z";
+  m.timestamp = test::sns_time(at);
   m.signature_version = std::move(version);
   m.signing_cert_url = kCertUrl;
   return m;
@@ -174,6 +176,8 @@ TEST_CASE("SNS: every failure has its reason") {
   const std::string v1_as_v2 = replaced(signed_body(notification("2"), s.signer.key.get()),
                                         R"("SignatureVersion":"2")", R"("SignatureVersion":"1")");
   const Cert stranger = test::make_cert(spec("stranger", false), test::rsa_key(7), nullptr);
+  SnsMessage bad_time = notification();
+  bad_time.timestamp = "2026-12-01 07:00:00";
   struct Case {
     const char* what;
     std::string body;
@@ -182,6 +186,9 @@ TEST_CASE("SNS: every failure has its reason") {
   const std::vector<Case> cases = {
       {"not JSON", "hello", SnsFailure::kMalformedMessage},
       {"topic not allowed", s.body(other_topic), SnsFailure::kTopicNotAllowed},
+      {"Timestamp not RFC 3339", s.body(bad_time), SnsFailure::kMalformedMessage},
+      {"published two hours ago", s.body(notification("2", std::chrono::system_clock::now() - 2h)),
+       SnsFailure::kStale},
       {"version 3", s.body(v3), SnsFailure::kUnsupportedSignatureVersion},
       {"Message tampered with", replaced(good, "PutSecretValue", "DeleteSecret"),
        SnsFailure::kBadSignature},
@@ -209,11 +216,60 @@ TEST_CASE("SNS: every failure has its reason") {
 
 TEST_CASE("SNS: each reason has its own metric label") {
   std::set<std::string_view> labels;
-  for (int r = 0; r <= static_cast<int>(SnsFailure::kBadSignature); ++r) {
+  for (int r = 0; r <= static_cast<int>(SnsFailure::kStale); ++r) {
     labels.insert(to_string(static_cast<SnsFailure>(r)));
   }
-  CHECK(labels.size() == 6);
+  CHECK(labels.size() == 7);
   CHECK(labels.count("unknown") == 0);
+}
+
+TEST_CASE(
+    "SNS: a message past SNS's hour of retries, or ahead of the clock, is refused unfetched") {
+  using std::chrono::system_clock;
+  Sns s;
+  const auto now = s.time.clock()();
+  struct Case {
+    const char* what;
+    system_clock::time_point published;
+    bool ok;
+  };
+  const Case cases[] = {
+      {"retried for an hour, clocks 4 min apart", now - kSnsRetryLimit - 240s, true},
+      {"an hour and 6 minutes old", now - kSnsRetryLimit - 360s, false},
+      {"4 minutes ahead", now + 240s, true},
+      {"6 minutes ahead", now + 360s, false},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.what);
+    const auto verdict = s.verifier->verify(s.body(notification("2", c.published)));
+    if (c.ok) {
+      CHECK_MESSAGE(verdict.ok(), verdict.detail);
+      continue;
+    }
+    CHECK(verdict.outcome == SnsVerdict::Outcome::kRejected);
+    CHECK(verdict.reason == SnsFailure::kStale);
+    CHECK_MESSAGE(verdict.detail.find(verdict.message.timestamp) != std::string::npos,
+                  verdict.detail);
+  }
+  CHECK(s.fetcher->count() == 1);  // the certificate, for the fresh ones; none for the stale
+
+  // A genuine message captured and replayed once SNS can no longer be retrying it.
+  const std::string captured = s.body(notification("2", now));
+  CHECK(s.verifier->verify(captured).ok());
+  s.time.advance(kSnsRetryLimit + 301s);
+  const auto replayed = s.verifier->verify(captured);
+  CHECK(replayed.reason == SnsFailure::kStale);
+  CHECK(replayed.outcome == SnsVerdict::Outcome::kRejected);
+
+  SnsConfig strict = Sns::base_config();
+  strict.clock_tolerance = 0s;
+  Sns exact(strict);
+  const auto at = exact.time.clock()();
+  CHECK(exact.verifier->verify(exact.body(notification("2", at - kSnsRetryLimit))).ok());
+  CHECK(exact.verifier->verify(exact.body(notification("2", at - kSnsRetryLimit - 2s))).reason ==
+        SnsFailure::kStale);
+  CHECK(exact.verifier->verify(exact.body(notification("2", at + 2s))).reason ==
+        SnsFailure::kStale);
 }
 
 TEST_CASE("SNS: a certificate URL that is not https on an SNS host is refused without a fetch") {
@@ -420,7 +476,7 @@ TEST_CASE("SNS: an intermediate fetched from an AIA URL is fetched once for two 
   const Cert leaf = test::make_cert(spec("sns.amazonaws.com", false), test::rsa_key(11),
                                     &intermediate, kIssuerUrl);
   s.fetcher->answer(kCertUrl + std::string("?third"), leaf.pem());
-  SnsMessage m = notification();
+  SnsMessage m = notification("2", s.time.clock()());
   m.signing_cert_url = kCertUrl + std::string("?third");
   CHECK(s.verifier->verify(signed_body(m, leaf.key.get())).ok());
   CHECK(s.issuers->count(kIssuerUrl) == 2);
@@ -435,7 +491,7 @@ TEST_CASE("SNS: certificates are cached by URL with a bound and an expiry") {
                                          std::string(kCertUrl) + "?c"};
   for (const auto& url : urls) s.fetcher->answer(url, s.signer.pem());
   auto verify_with = [&s](const std::string& url) {
-    SnsMessage m = notification();
+    SnsMessage m = notification("2", s.time.clock()());
     m.signing_cert_url = url;
     return s.verifier->verify(s.body(m)).ok();
   };
@@ -477,7 +533,7 @@ TEST_CASE("SNS: forged certificate URLs that fail cost a bounded number of fetch
   config.failed_fetch_budget = 3;
   Sns s(config);
   auto verify_with = [&s](const std::string& url) {
-    SnsMessage m = notification();
+    SnsMessage m = notification("2", s.time.clock()());
     m.signing_cert_url = url;
     return s.verifier->verify(s.body(m)).outcome;
   };

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "core/base64.h"
+#include "core/rfc3339.h"
 
 namespace eso::webhook {
 namespace {
@@ -157,6 +158,8 @@ std::string_view to_string(SnsFailure reason) {
       return "bad_certificate";
     case SnsFailure::kBadSignature:
       return "bad_signature";
+    case SnsFailure::kStale:
+      return "stale";
   }
   return "unknown";
 }
@@ -189,6 +192,8 @@ struct SnsVerifier::Impl {
 
   /// Forgets failures older than the interval; true when `url` may be fetched now.
   bool may_fetch(const std::string& url, Clock::time_point now);
+  /// Why `timestamp` cannot be a delivery's (a reason and a detail), or nothing when it can.
+  std::optional<std::pair<SnsFailure, std::string>> stale(const std::string& timestamp) const;
   void note_failure(const std::string& url, Clock::time_point now) {
     failures.push_back(now);  // both stay within the budget: may_fetch stops at it
     failed_urls[url] = now;
@@ -307,6 +312,31 @@ void SnsVerifier::Impl::remember(const std::string& url, PublicKey key, Clock::t
   cache[url] = CachedKey{std::move(key), now + config.cert_cache_ttl, next_order++};
 }
 
+std::optional<std::pair<SnsFailure, std::string>> SnsVerifier::Impl::stale(
+    const std::string& timestamp) const {
+  const auto published = parse_rfc3339(timestamp);
+  if (!published) {
+    return std::pair{
+        SnsFailure::kMalformedMessage,
+        fmt::format("Timestamp {:?} is not an RFC 3339 time", timestamp.substr(0, 64))};
+  }
+  using std::chrono::seconds;
+  const seconds age = std::chrono::floor<seconds>(clock() - *published);
+  if (age > kSnsRetryLimit + config.clock_tolerance) {
+    return std::pair{SnsFailure::kStale,
+                     fmt::format("Timestamp {} is {} s old; SNS stops retrying a delivery after "
+                                 "{} s: a replay, or serve's clock is off by more than {} s",
+                                 timestamp, age.count(), kSnsRetryLimit.count(),
+                                 config.clock_tolerance.count())};
+  }
+  if (-age > config.clock_tolerance) {
+    return std::pair{SnsFailure::kStale,
+                     fmt::format("Timestamp {} is {} s ahead of serve's clock (more than {} s)",
+                                 timestamp, (-age).count(), config.clock_tolerance.count())};
+  }
+  return std::nullopt;
+}
+
 bool SnsVerifier::Impl::may_fetch(const std::string& url, Clock::time_point now) {
   const auto recent = [&](Clock::time_point t) {
     return now >= t && now - t < config.failed_fetch_interval;
@@ -391,6 +421,11 @@ SnsVerdict SnsVerifier::verify(std::string_view body) {
   if (!impl_->topic_allowed(m.topic_arn)) {
     return refuse(std::move(v), SnsFailure::kTopicNotAllowed,
                   fmt::format("topic {:?} is not allowed", m.topic_arn.substr(0, 256)));
+  }
+  // Before any fetch: a forged message with an old Timestamp costs nothing. The Timestamp is
+  // signed, so a genuine message cannot be made fresh.
+  if (auto stale = impl_->stale(m.timestamp)) {
+    return refuse(std::move(v), stale->first, std::move(stale->second));
   }
   // SignatureVersion 1 is SHA1withRSA, 2 is SHA256withRSA (SNS's HTTP/HTTPS JSON formats).
   const EVP_MD* md = m.signature_version == "1"   ? EVP_sha1()

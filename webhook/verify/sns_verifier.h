@@ -30,6 +30,7 @@ enum class SnsFailure {
   kCertUrlNotAllowed,            ///< SigningCertURL is not https on an SNS host (never fetched)
   kBadCertificate,               ///< the certificate does not parse, or its chain does not verify
   kBadSignature,                 ///< the signature does not verify with the certificate's key
+  kStale,  ///< Timestamp is older than SNS retries a delivery, or ahead of the clock: a replay
 };
 
 /// A short snake_case name, for a metric label: "topic_not_allowed", ...
@@ -54,7 +55,15 @@ struct SnsConfig {
   /// a genuine certificate from being fetched with a single failure.
   std::chrono::seconds failed_fetch_interval{10};
   size_t failed_fetch_budget = 4;
+  /// How far serve's clock may be from SNS's. SNS stops retrying an HTTPS delivery an hour after
+  /// it was published (kSnsRetryLimit; a hard limit), and a retry keeps the signed Timestamp of
+  /// the first try: a message older than that plus this, or newer than now plus this, is refused.
+  std::chrono::seconds clock_tolerance{std::chrono::minutes(5)};
 };
+
+/// The longest SNS retries a delivery to an HTTP/S endpoint ("cannot be greater than 3,600
+/// seconds. This is a hard limit": Amazon SNS message delivery retries).
+inline constexpr std::chrono::seconds kSnsRetryLimit{3600};
 
 /// The verdict on one SNS message.
 struct SnsVerdict {
@@ -80,7 +89,8 @@ struct SubscriptionOutcome {
   std::string detail;
 };
 
-/// Verifies Amazon SNS HTTPS messages: the topic allowed, SignatureVersion 1 (SHA1withRSA) or
+/// Verifies Amazon SNS HTTPS messages: the topic allowed, a Timestamp within SNS's retries (so a
+/// captured message replayed later is refused), SignatureVersion 1 (SHA1withRSA) or
 /// 2 (SHA256withRSA) over the canonical string, by the key of a certificate fetched over HTTPS
 /// from an SNS host whose chain verifies. When the chain lacks an issuer the trusted CAs do not
 /// hold (SNS sends the leaf alone, issued by an Amazon intermediate CA), the issuer is fetched
