@@ -3,6 +3,9 @@
 namespace eso {
 namespace {
 
+constexpr int kEarliestYear = 1678;
+constexpr int kLatestYear = 2261;
+
 // A reader of fixed-width decimal fields; any miss leaves it failed.
 struct Fields {
   std::string_view text;
@@ -83,6 +86,8 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_v
   const nanoseconds frac = fraction(in);
   const minutes offset = zone(in);
   if (!in.ok || !in.text.empty() || h > 23 || mi > 59 || s > 59) return std::nullopt;
+  // system_clock counts nanoseconds in 64 bits: 1677-09-21 to 2262-04-11.
+  if (y < kEarliestYear || y > kLatestYear) return std::nullopt;
   const year_month_day date{year{y}, month{static_cast<unsigned>(mo)},
                             day{static_cast<unsigned>(d)}};
   if (!date.ok()) return std::nullopt;

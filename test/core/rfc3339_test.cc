@@ -21,6 +21,8 @@ TEST_CASE("RFC 3339 times with fractions and offsets") {
       {"2026-11-29T02:04:05+23:00", base},
       {"2024-02-29T00:00:00Z", system_clock::from_time_t(1709164800)},
       {"1970-01-01T00:00:00Z", system_clock::from_time_t(0)},
+      {"1678-01-01T00:00:00Z", system_clock::from_time_t(-9214560000)},
+      {"2261-12-31T23:59:59Z", system_clock::from_time_t(9214646399)},
   };
   for (const auto& [text, want] : cases) {
     CAPTURE(text);
@@ -56,6 +58,10 @@ TEST_CASE(
       "+026-11-28T03:04:05Z",
       "2026-11-28T 3:04:05Z",  // sscanf's %2d read this
       "2026-11-28T03:04:05.12a3Z",
+      "0001-01-01T00:00:00Z",  // past what system_clock's nanoseconds hold
+      "1677-12-31T23:59:59Z",
+      "2262-01-01T00:00:00Z",
+      "9999-12-31T23:59:59Z",
   };
   for (const char* text : refused) {
     CAPTURE(text);

@@ -320,8 +320,11 @@ std::optional<std::pair<SnsFailure, std::string>> SnsVerifier::Impl::stale(
         SnsFailure::kMalformedMessage,
         fmt::format("Timestamp {:?} is not an RFC 3339 time", timestamp.substr(0, 64))};
   }
+  using std::chrono::floor;
   using std::chrono::seconds;
-  const seconds age = std::chrono::floor<seconds>(clock() - *published);
+  // In seconds: nanoseconds between now and 1678 do not fit in 64 bits.
+  const seconds age =
+      floor<seconds>(clock().time_since_epoch()) - floor<seconds>(published->time_since_epoch());
   if (age > kSnsRetryLimit + config.clock_tolerance) {
     return std::pair{SnsFailure::kStale,
                      fmt::format("Timestamp {} is {} s old; SNS stops retrying a delivery after "
