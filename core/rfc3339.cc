@@ -3,8 +3,14 @@
 namespace eso {
 namespace {
 
-constexpr int kEarliestYear = 1678;
-constexpr int kLatestYear = 2261;
+using Seconds = std::chrono::sys_seconds;
+using Clock = std::chrono::system_clock;
+
+// system_clock counts nanoseconds in 64 bits: 1677-09-21T00:12:44Z to 2262-04-11T23:47:16Z.
+// The latest whole second that any fraction may follow is one before the end.
+constexpr Seconds kEarliest = std::chrono::ceil<std::chrono::seconds>(Clock::time_point::min());
+constexpr Seconds kLatest =
+    std::chrono::floor<std::chrono::seconds>(Clock::time_point::max()) - std::chrono::seconds(1);
 
 // A reader of fixed-width decimal fields; any miss leaves it failed.
 struct Fields {
@@ -86,13 +92,13 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_v
   const nanoseconds frac = fraction(in);
   const minutes offset = zone(in);
   if (!in.ok || !in.text.empty() || h > 23 || mi > 59 || s > 59) return std::nullopt;
-  // system_clock counts nanoseconds in 64 bits: 1677-09-21 to 2262-04-11.
-  if (y < kEarliestYear || y > kLatestYear) return std::nullopt;
   const year_month_day date{year{y}, month{static_cast<unsigned>(mo)},
                             day{static_cast<unsigned>(d)}};
   if (!date.ok()) return std::nullopt;
-  const auto utc = sys_days{date} + hours{h} + minutes{mi} + seconds{s} + frac - offset;
-  return time_point_cast<system_clock::duration>(utc);
+  const Seconds utc = sys_days{date} + hours{h} + minutes{mi} + seconds{s} - offset;
+  if (utc < kEarliest) return Clock::time_point::min();
+  if (utc > kLatest) return Clock::time_point::max();
+  return Clock::time_point(utc) + duration_cast<Clock::duration>(frac);
 }
 
 }  // namespace eso

@@ -55,9 +55,9 @@ struct SnsConfig {
   /// a genuine certificate from being fetched with a single failure.
   std::chrono::seconds failed_fetch_interval{10};
   size_t failed_fetch_budget = 4;
-  /// How far serve's clock may be from SNS's. SNS stops retrying an HTTPS delivery an hour after
-  /// it was published (kSnsRetryLimit; a hard limit), and a retry keeps the signed Timestamp of
-  /// the first try: a message older than that plus this, or newer than now plus this, is refused.
+  /// Slack for the gap between serve's clock and SNS's, and for the time SNS's attempts take
+  /// beyond its retry policy's hour (kSnsRetryLimit). A retry keeps the signed Timestamp of the
+  /// first try: a message older than the hour plus this, or ahead of now by more, is refused.
   std::chrono::seconds clock_tolerance{std::chrono::minutes(5)};
 };
 
