@@ -31,9 +31,11 @@ LoopbackApiServer::Answer sends(std::string bytes) {
   };
 }
 
-ClientRequest request_to(const std::string& url) {
+// A trigger request to `url`, trusting the CAs in `ca_file` (empty: the system's) for HTTPS.
+ClientRequest request_to(const std::string& url, const std::string& ca_file = "") {
   ClientRequest r;
   r.url = url;
+  r.ca_file = ca_file;
   r.headers = {"Content-Type: application/json", "Authorization: Bearer t0ken"};
   r.body = R"({"keys":["/a"]})";
   r.timeout = 5s;
@@ -265,8 +267,7 @@ TEST_CASE("HTTPS: the server's certificate is verified against the CA file and i
   REQUIRE(tls.ok());
   HttpsServer s(*tls);
 
-  auto r = request_to(s.url());
-  r.ca_file = pki.file("ca.crt");
+  auto r = request_to(s.url(), pki.file("ca.crt"));
   const auto ok = post(r);
   CHECK(ok.failure == Failure::kNone);
   CHECK(ok.status == 200);
@@ -279,9 +280,7 @@ TEST_CASE("HTTPS: the server's certificate is verified against the CA file and i
   CHECK_FALSE(stranger.request_sent);
 
   // The certificate names IP 127.0.0.1 only: "localhost" is not its name.
-  auto by_name = request_to(s.url("localhost"));
-  by_name.ca_file = pki.file("ca.crt");
-  const auto wrong_name = post(by_name);
+  const auto wrong_name = post(request_to(s.url("localhost"), pki.file("ca.crt")));
   CHECK(wrong_name.failure == Failure::kTlsVerify);
   CHECK(wrong_name.detail.find("hostname mismatch") != std::string::npos);
 
@@ -290,21 +289,15 @@ TEST_CASE("HTTPS: the server's certificate is verified against the CA file and i
   auto dns_tls = TlsContext::create({pki.file("dns-only.crt"), pki.file("dns-only.key"), ""});
   REQUIRE(dns_tls.ok());
   HttpsServer dns_only(*dns_tls);
-  auto by_ip = request_to(dns_only.url());
-  by_ip.ca_file = pki.file("ca.crt");
-  const auto ip_refused = post(by_ip);
+  const auto ip_refused = post(request_to(dns_only.url(), pki.file("ca.crt")));
   CHECK(ip_refused.failure == Failure::kTlsVerify);
   CHECK(ip_refused.detail.find("IP address mismatch") != std::string::npos);
-  auto by_dns = request_to(dns_only.url("localhost"));
-  by_dns.ca_file = pki.file("ca.crt");
-  CHECK(post(by_dns).status == 200);
+  CHECK(post(request_to(dns_only.url("localhost"), pki.file("ca.crt"))).status == 200);
 
-  auto system = request_to(s.url());  // the system's CAs do not know the test CA
-  CHECK(post(system).failure == Failure::kTlsVerify);
+  // The system's CAs do not know the test CA.
+  CHECK(post(request_to(s.url())).failure == Failure::kTlsVerify);
 
-  auto missing = request_to(s.url());
-  missing.ca_file = pki.file("no-such-ca.crt");
-  const auto no_file = post(missing);
+  const auto no_file = post(request_to(s.url(), pki.file("no-such-ca.crt")));
   CHECK(no_file.failure == Failure::kCaFile);
   CHECK(no_file.detail.find("no-such-ca.crt") != std::string::npos);
 }
@@ -338,8 +331,7 @@ TEST_CASE(
   auto tls = TlsContext::create({pki.file("server.crt"), pki.file("server.key"), ""});
   REQUIRE(tls.ok());
   HttpsServer s(*tls);
-  auto big = request_to(s.url());
-  big.ca_file = pki.file("ca.crt");
+  auto big = request_to(s.url(), pki.file("ca.crt"));
   big.body.assign(size_t{32} << 20, 'x');  // far past serve's body limit: it answers and closes
   const auto out = post(big);
   INFO(static_cast<int>(out.failure), " ", out.detail);
